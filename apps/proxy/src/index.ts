@@ -1,0 +1,2 @@
+/** Default listening port of the consumer proxy (DESIGN.md: proxy 9483). */
+export const DEFAULT_PROXY_PORT = 9483;

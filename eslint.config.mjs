@@ -1,0 +1,77 @@
+import nx from '@nx/eslint-plugin';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Dependency direction (DESIGN.md): wire, codec → crypto, scoring → http, client →
+ * conformance → apps and tools. The same rule is checked again, without ESLint, by
+ * tools/checks/test/topology.test.ts.
+ */
+const depConstraints = [
+  { sourceTag: 'layer:core', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'layer:trust', onlyDependOnLibsWithTags: ['layer:core'] },
+  {
+    sourceTag: 'layer:edge',
+    onlyDependOnLibsWithTags: ['layer:core', 'layer:trust', 'layer:edge'],
+  },
+  {
+    sourceTag: 'layer:conformance',
+    onlyDependOnLibsWithTags: ['layer:core', 'layer:trust', 'layer:edge'],
+  },
+  {
+    sourceTag: 'layer:app',
+    onlyDependOnLibsWithTags: ['layer:core', 'layer:trust', 'layer:edge', 'layer:conformance'],
+  },
+  {
+    sourceTag: 'layer:tool',
+    onlyDependOnLibsWithTags: [
+      'layer:core',
+      'layer:trust',
+      'layer:edge',
+      'layer:conformance',
+      'layer:app',
+    ],
+  },
+];
+
+export default tseslint.config(
+  {
+    ignores: [
+      '**/dist/**',
+      '**/out-tsc/**',
+      '**/node_modules/**',
+      'reports/**',
+      '.nx/**',
+      '**/*.d.ts',
+    ],
+  },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, allow: [], depConstraints },
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ExportAllDeclaration',
+          message: 'Public API is a curated list of named exports; no export *.',
+        },
+      ],
+    },
+  },
+  {
+    // Vitest configs share one helper at the root; they are not project sources.
+    files: ['**/vitest.config.mts', 'vitest.*.mts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  prettier,
+);

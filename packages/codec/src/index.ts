@@ -1,0 +1,2 @@
+// @iicp/codec: see README.md. The public API is a curated list of named exports.
+export {};

@@ -1,0 +1,2 @@
+// Repository checks (topology, generated registry freshness) are tests in test/.
+export {};
