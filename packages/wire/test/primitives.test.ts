@@ -15,6 +15,7 @@ import {
   isUuidV4,
   parseIntentUrn,
 } from '../src/primitives.ts';
+import { safeParseWire } from '../src/validate.ts';
 
 const registryUrl = new URL('../../../../shared/iicp-spec/registry/intents.json', import.meta.url);
 
@@ -123,7 +124,9 @@ describe('intent URN grammar', () => {
       fc.property(intentUrnArb, fc.integer({ min: 0, max: urnMutations.length - 1 }), (urn, i) => {
         const mutated = urnMutations[i]!(urn);
         fc.pre(mutated !== urn);
-        expect(IntentUrnSchema.safeParse(mutated).success).toBe(false);
+        const result = safeParseWire(IntentUrnSchema, mutated);
+        expect(result.ok).toBe(false);
+        if (!result.ok) expect(result.error.code).toBe('validation_error');
       }),
       { numRuns: 400 },
     );
@@ -207,7 +210,9 @@ describe('UUID v4', () => {
     ];
     fc.assert(
       fc.property(uuidV4Arb, fc.integer({ min: 0, max: mutations.length - 1 }), (u, i) => {
-        expect(UuidV4Schema.safeParse(mutations[i]!(u)).success).toBe(false);
+        const result = safeParseWire(UuidV4Schema, mutations[i]!(u));
+        expect(result.ok).toBe(false);
+        if (!result.ok) expect(result.error.code).toBe('validation_error');
       }),
       { numRuns: 300 },
     );
