@@ -1,0 +1,263 @@
+import { isUtf8 } from 'node:buffer';
+import { CodecError } from './errors.ts';
+
+/**
+ * Strictness pass over CBOR bytes, run before the bytes reach cbor-x.
+ *
+ * Written by hand because no CBOR library does it: cbor-x (like most decoders)
+ * accepts indefinite lengths, non-shortest heads, duplicate and unsorted map keys,
+ * trailing bytes and arbitrary tags without complaint, and iicp-cbor-wire.md §1.1 and
+ * iicp-framing.md §4.1 require receivers to reject all of those (RFC 8949 §4.2.1).
+ * The pass only reads; it allocates nothing proportional to the input.
+ */
+
+/** Limits on untrusted CBOR input. */
+export interface CborLimits {
+  /** Largest accepted input in bytes. */
+  readonly maxBytes: number;
+  /** Deepest accepted nesting of arrays, maps and tags. */
+  readonly maxDepth: number;
+}
+
+export interface CborStrictness {
+  /**
+   * Reject maps whose keys are not in RFC 8949 §4.2.1 order (bytewise order of the
+   * encoded keys). Duplicate keys are rejected either way.
+   */
+  readonly requireSortedKeys: boolean;
+  /** Tag numbers that may appear; every other tag is refused. */
+  readonly allowedTags: ReadonlySet<number>;
+}
+
+export type CborValidateOptions = CborLimits & CborStrictness;
+
+const MAJOR_UINT = 0;
+const MAJOR_NINT = 1;
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+const MAJOR_TAG = 6;
+const MAJOR_SIMPLE = 7;
+
+class StrictReader {
+  private pos = 0;
+  private readonly end: number;
+
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly opts: CborValidateOptions,
+  ) {
+    this.end = b.length;
+  }
+
+  run(): void {
+    if (this.end === 0) this.invalid('empty input');
+    this.item(0);
+    if (this.pos !== this.end) {
+      this.invalid(`${this.end - this.pos} trailing byte(s) after the data item`);
+    }
+  }
+
+  private invalid(msg: string, at = this.pos): never {
+    throw new CodecError('cbor_invalid', `CBOR: ${msg} at byte ${at}`, { offset: at });
+  }
+
+  private nonDeterministic(msg: string, at: number): never {
+    throw new CodecError('cbor_non_deterministic', `CBOR: ${msg} at byte ${at}`, { offset: at });
+  }
+
+  private need(n: number): void {
+    if (this.end - this.pos < n) this.invalid('truncated data item');
+  }
+
+  /** Reads the argument of a head whose initial byte was already consumed. */
+  private argument(major: number, ai: number, start: number): number {
+    const b = this.b;
+    let arg: number;
+    let min: number;
+    switch (ai) {
+      case 24:
+        this.need(1);
+        arg = b[this.pos]!;
+        this.pos += 1;
+        min = 24;
+        break;
+      case 25:
+        this.need(2);
+        arg = (b[this.pos]! << 8) | b[this.pos + 1]!;
+        this.pos += 2;
+        min = 0x100;
+        break;
+      case 26:
+        this.need(4);
+        arg = readU32(b, this.pos);
+        this.pos += 4;
+        min = 0x10000;
+        break;
+      case 27: {
+        this.need(8);
+        const hi = readU32(b, this.pos);
+        const lo = readU32(b, this.pos + 4);
+        this.pos += 8;
+        // Precision loss above 2^53 does not matter: such a length can never fit, and
+        // integer values are only checked for shortest form.
+        arg = hi * 0x1_0000_0000 + lo;
+        min = 0x1_0000_0000;
+        break;
+      }
+      case 28:
+      case 29:
+      case 30:
+        return this.invalid(`reserved additional information ${ai}`, start);
+      case 31:
+        if (
+          major === MAJOR_BYTES ||
+          major === MAJOR_TEXT ||
+          major === MAJOR_ARRAY ||
+          major === MAJOR_MAP
+        ) {
+          return this.nonDeterministic('indefinite-length item', start);
+        }
+        return this.invalid(
+          major === MAJOR_SIMPLE
+            ? 'unexpected break'
+            : 'indefinite head on a major type that has none',
+          start,
+        );
+      default:
+        return ai;
+    }
+    if (major !== MAJOR_SIMPLE && arg < min) {
+      this.nonDeterministic('non-shortest head', start);
+    }
+    return arg;
+  }
+
+  private item(depth: number): void {
+    const start = this.pos;
+    this.need(1);
+    const ib = this.b[this.pos]!;
+    this.pos += 1;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    const arg = this.argument(major, ai, start);
+    switch (major) {
+      case MAJOR_UINT:
+      case MAJOR_NINT:
+        return;
+      case MAJOR_BYTES:
+        if (arg > this.end - this.pos) this.invalid('byte string runs past the end', start);
+        this.pos += arg;
+        return;
+      case MAJOR_TEXT:
+        if (arg > this.end - this.pos) this.invalid('text string runs past the end', start);
+        if (!isUtf8(this.b.subarray(this.pos, this.pos + arg))) {
+          this.invalid('text string is not valid UTF-8', start);
+        }
+        this.pos += arg;
+        return;
+      case MAJOR_ARRAY:
+        this.enter(depth, start);
+        // Every element takes at least one byte: refuse impossible counts before looping.
+        if (arg > this.end - this.pos) this.invalid('array longer than the input', start);
+        for (let i = 0; i < arg; i++) this.item(depth + 1);
+        return;
+      case MAJOR_MAP:
+        this.enter(depth, start);
+        if (arg * 2 > this.end - this.pos) this.invalid('map longer than the input', start);
+        this.map(arg, depth);
+        return;
+      case MAJOR_TAG:
+        this.enter(depth, start);
+        if (!this.opts.allowedTags.has(arg)) this.invalid(`tag ${arg} is not allowed`, start);
+        this.item(depth + 1);
+        return;
+      default:
+        // Major 7: false, true, null, undefined and the three float widths. Float width
+        // is not policed on receive (see encodeCbor: we send float64, RFC 8949
+        // preferred serialization sends the shortest width; both must interoperate).
+        if (ai >= 20 && ai <= 23) return;
+        if (ai >= 25 && ai <= 27) return;
+        this.invalid(
+          ai === 24 ? `simple value ${arg} is not allowed` : `simple value ${ai} is not allowed`,
+          start,
+        );
+    }
+  }
+
+  private enter(depth: number, at: number): void {
+    if (depth + 1 > this.opts.maxDepth) {
+      throw new CodecError(
+        'payload_too_large',
+        `CBOR: nesting deeper than ${this.opts.maxDepth} at byte ${at}`,
+        {
+          offset: at,
+        },
+      );
+    }
+  }
+
+  private map(count: number, depth: number): void {
+    const b = this.b;
+    let prevStart = -1;
+    let prevEnd = -1;
+    const seen = this.opts.requireSortedKeys ? undefined : new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const keyStart = this.pos;
+      this.need(1);
+      const keyMajor = b[keyStart]! >> 5;
+      if (keyMajor !== MAJOR_UINT && keyMajor !== MAJOR_NINT && keyMajor !== MAJOR_TEXT) {
+        this.invalid('map key is neither an integer nor a text string', keyStart);
+      }
+      this.item(depth + 1);
+      const keyEnd = this.pos;
+      if (seen !== undefined) {
+        const k = Buffer.from(b.buffer, b.byteOffset + keyStart, keyEnd - keyStart).toString(
+          'latin1',
+        );
+        if (seen.has(k)) this.nonDeterministic('duplicate map key', keyStart);
+        seen.add(k);
+      } else if (prevStart >= 0) {
+        const c = compareRanges(b, prevStart, prevEnd, keyStart, keyEnd);
+        if (c === 0) this.nonDeterministic('duplicate map key', keyStart);
+        if (c > 0) this.nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
+      }
+      prevStart = keyStart;
+      prevEnd = keyEnd;
+      this.item(depth + 1);
+    }
+  }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) >>> 0) + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+}
+
+/** Bytewise lexicographic comparison of two ranges of one buffer. */
+function compareRanges(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
+  const n = Math.min(e1 - s1, e2 - s2);
+  for (let i = 0; i < n; i++) {
+    const d = b[s1 + i]! - b[s2 + i]!;
+    if (d !== 0) return d;
+  }
+  return e1 - s1 - (e2 - s2);
+}
+
+/**
+ * Checks that `bytes` is exactly one well-formed CBOR data item in deterministic
+ * encoding (RFC 8949 §4.2.1) within the limits; throws `CodecError` otherwise:
+ * `payload_too_large` (size or depth), `cbor_invalid` (ill-formed, truncated, trailing
+ * bytes, bad UTF-8, a tag or simple value IICP does not use, a key that is neither an
+ * integer nor text), `cbor_non_deterministic` (indefinite length, non-shortest head,
+ * duplicate or unsorted keys).
+ */
+export function validateCbor(bytes: Uint8Array, opts: CborValidateOptions): void {
+  if (bytes.length > opts.maxBytes) {
+    throw new CodecError(
+      'payload_too_large',
+      `CBOR input of ${bytes.length} bytes exceeds ${opts.maxBytes}`,
+    );
+  }
+  new StrictReader(bytes, opts).run();
+}

@@ -1,0 +1,339 @@
+import { CodecError, type FrameRejectReason } from './errors.ts';
+
+/** Magic bytes, ASCII "IICP" (iicp-framing.md §1.2). */
+export const FRAME_MAGIC: Uint8Array = Uint8Array.of(0x49, 0x49, 0x43, 0x50);
+/** "Total header size: 12 bytes" (iicp-framing.md §1.1). */
+export const FRAME_HEADER_BYTES = 12;
+/** Framing version byte, "Current value: 0x01" (iicp-framing.md §1.2). */
+export const FRAMING_VERSION = 1;
+/** "Maximum single frame: 16,777,216 bytes (16 MiB)", payload length (iicp-framing.md §2). */
+export const MAX_FRAME_PAYLOAD_BYTES = 16_777_216;
+/** "Maximum CALL payload (compressed): 1,048,576 bytes (1 MiB)" (iicp-framing.md §2). */
+export const MAX_CALL_PAYLOAD_BYTES = 1_048_576;
+/** "Maximum CALL payload (uncompressed): 33,554,432 bytes (32 MiB)" (iicp-framing.md §2). */
+export const MAX_CALL_INFLATED_BYTES = 33_554_432;
+/** "Fragmentation threshold: 65,536 bytes" (iicp-framing.md §2, §10.1). */
+export const FRAGMENTATION_THRESHOLD_BYTES = 65_536;
+
+/** Core message types (iicp-framing.md §3). */
+export const MESSAGE_TYPES = {
+  INIT: 0x01,
+  ACK: 0x02,
+  DISCOVER: 0x03,
+  SUB_PROTOCOL: 0x04,
+  CALL: 0x05,
+  RESPONSE: 0x06,
+  CLOSE: 0x07,
+  FEEDBACK: 0x08,
+  PING: 0x09,
+  PONG: 0x0a,
+  CONTROL: 0x0b,
+  ADVERTISE: 0x0c,
+  OBSERVE: 0x0d,
+  TELEMETRY: 0x0e,
+} as const;
+
+export type MessageTypeName = keyof typeof MESSAGE_TYPES;
+
+/** The CUSTOM range 0xF0–0xFE (iicp-framing.md §3, §7.1). */
+export const CUSTOM_TYPE_MIN = 0xf0;
+export const CUSTOM_TYPE_MAX = 0xfe;
+
+/**
+ * Flag bits (iicp-framing.md §1.2 Flags; CONF_ENCRYPTED from iicp-confidentiality.md).
+ * Unknown bits are ignored on receive.
+ */
+export const FRAME_FLAGS = {
+  COMPRESSED: 0x01,
+  FRAGMENTED: 0x02,
+  CONF_ENCRYPTED: 0x04,
+} as const;
+
+/**
+ * CLOSE reasons (iicp-framing.md §4.8 standard list, plus the codes of the §9.6
+ * disposition table and the §9.7 version negotiation table). ASCII, ≤ 64 bytes.
+ */
+export const CLOSE_REASONS = [
+  'graceful',
+  'unknown_type',
+  'unsupported_extension',
+  'frame_too_large',
+  'payload_too_large',
+  'version_mismatch',
+  'version_too_old',
+  'auth_failed',
+  'idle_timeout',
+  'protocol_error',
+  'invalid_frame',
+  'read_timeout',
+  'invalid_version',
+  'invalid_type',
+  'cbor_decode_error',
+  'invalid_payload',
+  'fragment_timeout',
+  'fragment_limit_exceeded',
+  'reassembly_limit_exceeded',
+  'init_timeout',
+] as const;
+
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** A decoded frame. `payload` is a view into the input where possible (no copy). */
+export interface Frame {
+  /** Version, low nibble of byte 4 (the upper nibble is ignored on receive, §1.2). */
+  readonly version: number;
+  readonly type: number;
+  /** Flags byte as received, unknown bits included. */
+  readonly flags: number;
+  readonly payload: Uint8Array;
+}
+
+export interface FrameLimits {
+  /** Largest accepted payload length; default and ceiling `MAX_FRAME_PAYLOAD_BYTES`. */
+  readonly maxPayloadBytes?: number;
+}
+
+function reject(reason: FrameRejectReason, message: string): never {
+  throw new CodecError('frame_invalid', `frame: ${message}`, { reason });
+}
+
+function maxPayload(limits: FrameLimits): number {
+  return Math.min(limits.maxPayloadBytes ?? MAX_FRAME_PAYLOAD_BYTES, MAX_FRAME_PAYLOAD_BYTES);
+}
+
+/**
+ * Encodes one frame: magic, version, type, flags, reserved 0x00, u32 big-endian payload
+ * length, payload (iicp-framing.md §1). Throws `CodecError('frame_invalid',
+ * reason 'frame_too_large')` above the 16 MiB cap.
+ */
+export function encodeFrame(frame: {
+  type: number;
+  payload?: Uint8Array;
+  flags?: number;
+  version?: number;
+}): Uint8Array {
+  const payload = frame.payload ?? new Uint8Array(0);
+  if (payload.length > MAX_FRAME_PAYLOAD_BYTES) {
+    reject(
+      'frame_too_large',
+      `payload of ${payload.length} bytes exceeds ${MAX_FRAME_PAYLOAD_BYTES}`,
+    );
+  }
+  const type = frame.type;
+  const flags = frame.flags ?? 0;
+  const version = frame.version ?? FRAMING_VERSION;
+  if (!isByte(type) || !isByte(flags) || !isByte(version) || version > 0x0f) {
+    throw new CodecError(
+      'value_unsupported',
+      'frame: type, flags and version must be bytes (version ≤ 15)',
+    );
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  out.set(FRAME_MAGIC, 0);
+  out[4] = version;
+  out[5] = type;
+  out[6] = flags;
+  out[7] = 0;
+  new DataView(out.buffer).setUint32(8, payload.length, false);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+function isByte(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 0xff;
+}
+
+/**
+ * Checks the first bytes of a header: magic, then the length cap before any payload
+ * is buffered (§2 "before allocating"). Returns the payload length, or -1 if fewer
+ * than 12 bytes are available (after checking the magic bytes that are).
+ */
+function readHeaderLength(head: Uint8Array, limits: FrameLimits): number {
+  const n = Math.min(head.length, 4);
+  for (let i = 0; i < n; i++) {
+    if (head[i] !== FRAME_MAGIC[i]) reject('invalid_magic', 'bad magic bytes');
+  }
+  if (head.length < FRAME_HEADER_BYTES) return -1;
+  const length = ((head[8]! << 24) >>> 0) + ((head[9]! << 16) | (head[10]! << 8) | head[11]!);
+  const max = maxPayload(limits);
+  if (length > max) reject('frame_too_large', `payload length ${length} exceeds ${max}`);
+  return length;
+}
+
+function frameFrom(header: Uint8Array, payload: Uint8Array): Frame {
+  return { version: header[4]! & 0x0f, type: header[5]!, flags: header[6]!, payload };
+}
+
+/**
+ * Decodes the frame at the start of `bytes` (bytes after it are left alone; see
+ * `consumed`). Like the decode contract of native-framing-v1.json, it validates magic
+ * and length only: the reserved byte and unknown flag bits are ignored, and message
+ * type and version are checked by `checkFrameHeader`. Throws `CodecError('frame_invalid')`
+ * with reason `invalid_magic`, `truncated_header`, `frame_too_large` or
+ * `truncated_payload`.
+ */
+export function decodeFrame(
+  bytes: Uint8Array,
+  limits: FrameLimits = {},
+): { frame: Frame; consumed: number } {
+  const length = readHeaderLength(bytes, limits);
+  if (length < 0)
+    reject('truncated_header', `${bytes.length} of ${FRAME_HEADER_BYTES} header bytes`);
+  const end = FRAME_HEADER_BYTES + length;
+  if (bytes.length < end) {
+    reject('truncated_payload', `${bytes.length - FRAME_HEADER_BYTES} of ${length} payload bytes`);
+  }
+  return { frame: frameFrom(bytes, bytes.subarray(FRAME_HEADER_BYTES, end)), consumed: end };
+}
+
+/**
+ * Header checks that belong above the frame decoder (iicp-framing.md §9.6): returns the
+ * CLOSE reason to send, or undefined when the frame may be processed.
+ * - version 0 → `invalid_version`; above `maxVersion` → `version_mismatch`;
+ * - type 0x00 / 0xFF → `invalid_type`; 0x0F–0xEF → `unknown_type`; a CUSTOM type not
+ *   negotiated in INIT/ACK → `unsupported_extension`;
+ * - an empty CALL or RESPONSE → `invalid_frame` (PING/PONG may be empty).
+ */
+export function checkFrameHeader(
+  frame: Pick<Frame, 'version' | 'type' | 'payload'>,
+  opts: { maxVersion?: number; negotiatedCustomTypes?: ReadonlySet<number> } = {},
+): FrameRejectReason | 'version_mismatch' | undefined {
+  if (frame.version === 0) return 'invalid_version';
+  if (frame.version > (opts.maxVersion ?? FRAMING_VERSION)) return 'version_mismatch';
+  const t = frame.type;
+  if (t === 0x00 || t === 0xff) return 'invalid_type';
+  if (t >= 0x0f && t < CUSTOM_TYPE_MIN) return 'unknown_type';
+  if (
+    t >= CUSTOM_TYPE_MIN &&
+    t <= CUSTOM_TYPE_MAX &&
+    !(opts.negotiatedCustomTypes?.has(t) ?? false)
+  ) {
+    return 'unsupported_extension';
+  }
+  if ((t === MESSAGE_TYPES.CALL || t === MESSAGE_TYPES.RESPONSE) && frame.payload.length === 0) {
+    return 'invalid_frame';
+  }
+  return undefined;
+}
+
+/**
+ * Incremental frame decoder for a byte stream cut at arbitrary points. `push` takes a
+ * chunk and returns the frames it completed. Errors are thrown as soon as they are
+ * knowable: a wrong magic byte on its arrival, an oversize length as soon as the header
+ * is complete and before the payload is buffered (iicp-framing.md §2, §9.5). After an
+ * error the reader is unusable (the connection must close). `end()` reports a
+ * stream that stopped inside a frame.
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** Offset into chunks[0] of the first unread byte. */
+  private offset = 0;
+  private pendingLength = -1;
+  private failed: CodecError | undefined;
+
+  constructor(private readonly limits: FrameLimits = {}) {}
+
+  /** Bytes received but not yet returned as part of a frame. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Uint8Array): Frame[] {
+    if (this.failed !== undefined) throw this.failed;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        if (this.pendingLength < 0) {
+          const head = this.peek(Math.min(this.buffered, FRAME_HEADER_BYTES));
+          this.pendingLength = readHeaderLength(head, this.limits);
+          if (this.pendingLength < 0) break;
+        }
+        if (this.buffered < FRAME_HEADER_BYTES + this.pendingLength) break;
+        const header = this.take(FRAME_HEADER_BYTES);
+        const payload = this.take(this.pendingLength);
+        this.pendingLength = -1;
+        frames.push(frameFrom(header, payload));
+      }
+    } catch (e) {
+      this.failed = e as CodecError;
+      throw e;
+    }
+    return frames;
+  }
+
+  /** Call when the stream ends: throws `truncated_header`/`truncated_payload` on leftovers. */
+  end(): void {
+    if (this.failed !== undefined) throw this.failed;
+    if (this.buffered === 0) return;
+    if (this.buffered < FRAME_HEADER_BYTES) {
+      reject('truncated_header', `stream ended after ${this.buffered} header bytes`);
+    }
+    reject('truncated_payload', 'stream ended inside a frame payload');
+  }
+
+  /** The next n buffered bytes without consuming them (copied only across chunks). */
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0];
+    if (first === undefined || n === 0) return new Uint8Array(0);
+    if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n);
+    const out = new Uint8Array(n);
+    let filled = 0;
+    let off = this.offset;
+    for (const c of this.chunks) {
+      const part = c.subarray(off, Math.min(c.length, off + n - filled));
+      out.set(part, filled);
+      filled += part.length;
+      off = 0;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /** Consumes n buffered bytes (n ≤ buffered); a view when they sit in one chunk. */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0];
+    if (n === 0 || first === undefined) return new Uint8Array(0);
+    let out: Uint8Array;
+    if (first.length - this.offset >= n) {
+      out = first.subarray(this.offset, this.offset + n);
+      this.offset += n;
+    } else {
+      out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0]!;
+        const part = c.subarray(this.offset, Math.min(c.length, this.offset + n - filled));
+        out.set(part, filled);
+        filled += part.length;
+        this.offset += part.length;
+        if (this.offset === c.length) {
+          this.chunks.shift();
+          this.offset = 0;
+        }
+      }
+    }
+    if (this.chunks[0] !== undefined && this.offset === this.chunks[0].length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+/** Reads frames from an async byte source (a socket); rejects on a bad or cut-off stream. */
+export async function* readFrames(
+  source: AsyncIterable<Uint8Array>,
+  limits: FrameLimits = {},
+): AsyncGenerator<Frame, void, undefined> {
+  const reader = new FrameReader(limits);
+  for await (const chunk of source) {
+    yield* reader.push(chunk);
+  }
+  reader.end();
+}

@@ -1,0 +1,236 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  FRAME_HEADER_BYTES,
+  FrameReader,
+  MAX_FRAME_PAYLOAD_BYTES,
+  MESSAGE_TYPES,
+  checkFrameHeader,
+  decodeFrame,
+  encodeFrame,
+  isCodecError,
+  readFrames,
+  type Frame,
+} from '../src/index.ts';
+import { hex, readSpecBytes, readSpecJson, sha256Hex, unhex } from './spec-files.ts';
+
+const FIXTURE_DIR = 'research/native-ai-infrastructure/fixtures';
+
+interface Scenario {
+  name: string;
+  wire_hex: string;
+  expected:
+    | {
+        outcome: 'accept';
+        version: number;
+        message_type: number;
+        flags: number;
+        payload_hex: string;
+        consumed: number;
+      }
+    | { outcome: 'reject'; reason: string };
+}
+
+const fixture = readSpecJson<{ scenarios: Scenario[] }>(`${FIXTURE_DIR}/native-framing-v1.json`);
+
+function rejection(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (isCodecError(e) && e.code === 'frame_invalid') return e.reason;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('native-framing-v1.json', () => {
+  it('matches the sha256 pinned by the manifest', () => {
+    const manifest = readSpecJson<{ fixtures: { path: string; sha256: string }[] }>(
+      `${FIXTURE_DIR}/native-framing-fixture-manifest-v1.json`,
+    );
+    const entry = manifest.fixtures.find((f) => f.path === 'native-framing-v1.json');
+    expect(entry?.sha256).toBe('e73a871c069f194c42716f462d2bde04fb79d769e1e98249c2d17c9af50bcfc1');
+    expect(sha256Hex(readSpecBytes(`${FIXTURE_DIR}/native-framing-v1.json`))).toBe(entry?.sha256);
+  });
+
+  it('has the 7 scenarios', () => {
+    expect(fixture.scenarios).toHaveLength(7);
+  });
+
+  for (const s of fixture.scenarios) {
+    it(`decodeFrame: ${s.name}`, () => {
+      const wire = unhex(s.wire_hex);
+      if (s.expected.outcome === 'accept') {
+        const { frame, consumed } = decodeFrame(wire);
+        expect(frame.version).toBe(s.expected.version);
+        expect(frame.type).toBe(s.expected.message_type);
+        expect(frame.flags).toBe(s.expected.flags);
+        expect(hex(frame.payload)).toBe(s.expected.payload_hex);
+        expect(consumed).toBe(s.expected.consumed);
+      } else {
+        expect(rejection(() => decodeFrame(wire))).toBe(s.expected.reason);
+      }
+    });
+
+    it(`FrameReader byte by byte: ${s.name}`, () => {
+      const wire = unhex(s.wire_hex);
+      const reader = new FrameReader();
+      const frames: Frame[] = [];
+      const reason = rejection(() => {
+        for (const b of wire) frames.push(...reader.push(Uint8Array.of(b)));
+        reader.end();
+      });
+      if (s.expected.outcome === 'accept') {
+        expect(reason).toBeUndefined();
+        expect(frames).toHaveLength(1);
+        expect(frames[0]!.type).toBe(s.expected.message_type);
+        expect(hex(frames[0]!.payload)).toBe(s.expected.payload_hex);
+      } else {
+        expect(reason).toBe(s.expected.reason);
+      }
+    });
+  }
+});
+
+describe('encodeFrame', () => {
+  it('writes the 12-byte header with a big-endian length and a zero reserved byte', () => {
+    const f = encodeFrame({ type: MESSAGE_TYPES.CALL, payload: unhex('a10101') });
+    expect(hex(f)).toBe('494943500105000000000003a10101');
+    expect(hex(encodeFrame({ type: MESSAGE_TYPES.PING }))).toBe('494943500109000000000000');
+    const big = encodeFrame({
+      type: MESSAGE_TYPES.RESPONSE,
+      payload: new Uint8Array(0x010203),
+      flags: 1,
+    });
+    expect(hex(big.subarray(0, FRAME_HEADER_BYTES))).toBe('494943500106010000010203');
+  });
+
+  it('refuses payloads above 16 MiB and non-byte header fields', () => {
+    expect(
+      rejection(() =>
+        encodeFrame({ type: 5, payload: new Uint8Array(MAX_FRAME_PAYLOAD_BYTES + 1) }),
+      ),
+    ).toBe('frame_too_large');
+    expect(() => encodeFrame({ type: 256 })).toThrow(/must be bytes/);
+  });
+});
+
+describe('frame limits', () => {
+  it('refuses an oversize length from the header alone, before any payload arrives', () => {
+    const reader = new FrameReader();
+    expect(rejection(() => reader.push(unhex('4949435001090000ffffffff')))).toBe('frame_too_large');
+    // The reader stays failed: the connection must close.
+    expect(rejection(() => reader.push(new Uint8Array(1)))).toBe('frame_too_large');
+    expect(rejection(() => decodeFrame(unhex('494943500105000001000001')))).toBe('frame_too_large');
+  });
+
+  it('applies a lower configured cap', () => {
+    expect(
+      rejection(() => decodeFrame(unhex('494943500105000000000003a10101'), { maxPayloadBytes: 2 })),
+    ).toBe('frame_too_large');
+  });
+
+  it('refuses a wrong magic byte as soon as it arrives', () => {
+    const reader = new FrameReader();
+    expect(reader.push(unhex('4949'))).toEqual([]);
+    expect(rejection(() => reader.push(unhex('44')))).toBe('invalid_magic');
+  });
+});
+
+describe('checkFrameHeader (§9.6 dispositions above the decoder)', () => {
+  const p = (type: number, len = 1, version = 1) => ({
+    type,
+    version,
+    payload: new Uint8Array(len),
+  });
+  it('classifies type, version and empty CALL/RESPONSE', () => {
+    expect(checkFrameHeader(p(MESSAGE_TYPES.CALL))).toBeUndefined();
+    expect(checkFrameHeader(p(MESSAGE_TYPES.PING, 0))).toBeUndefined();
+    expect(checkFrameHeader(p(MESSAGE_TYPES.CALL, 0))).toBe('invalid_frame');
+    expect(checkFrameHeader(p(MESSAGE_TYPES.RESPONSE, 0))).toBe('invalid_frame');
+    expect(checkFrameHeader(p(0x00))).toBe('invalid_type');
+    expect(checkFrameHeader(p(0xff))).toBe('invalid_type');
+    expect(checkFrameHeader(p(0x0f))).toBe('unknown_type');
+    expect(checkFrameHeader(p(0xef))).toBe('unknown_type');
+    expect(checkFrameHeader(p(0xf0))).toBe('unsupported_extension');
+    expect(checkFrameHeader(p(0xf0), { negotiatedCustomTypes: new Set([0xf0]) })).toBeUndefined();
+    expect(checkFrameHeader(p(5, 1, 0))).toBe('invalid_version');
+    expect(checkFrameHeader(p(5, 1, 2))).toBe('version_mismatch');
+  });
+
+  it('reads the version from the low nibble only', () => {
+    expect(decodeFrame(unhex('494943500109000000000000')).frame.version).toBe(1);
+    expect(decodeFrame(unhex('494943501109000000000000')).frame.version).toBe(1);
+  });
+});
+
+const frameArb = fc.record({
+  type: fc.integer({ min: 0, max: 255 }),
+  flags: fc.integer({ min: 0, max: 255 }),
+  payload: fc.uint8Array({ maxLength: 300 }),
+});
+
+describe('FrameReader properties', () => {
+  it('yields the same frames for any chunking of a concatenated stream', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (frames, cutSeeds) => {
+          const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+          const cuts = [
+            ...new Set(cutSeeds.map((c) => (stream.length === 0 ? 0 : c % stream.length))),
+          ].sort((a, b) => a - b);
+          const reader = new FrameReader();
+          const out: Frame[] = [];
+          let prev = 0;
+          for (const c of [...cuts, stream.length]) {
+            out.push(...reader.push(stream.subarray(prev, c)));
+            prev = c;
+          }
+          reader.end();
+          expect(reader.bufferedBytes).toBe(0);
+          expect(
+            out.map((f) => ({ type: f.type, flags: f.flags, payload: hex(f.payload) })),
+          ).toEqual(frames.map((f) => ({ type: f.type, flags: f.flags, payload: hex(f.payload) })));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reports a stream cut inside a frame as truncated', () => {
+    fc.assert(
+      fc.property(frameArb, fc.nat(), (f, cut) => {
+        const wire = encodeFrame(f);
+        const at = cut % wire.length; // strictly inside the frame
+        const reader = new FrameReader();
+        expect(reader.push(wire.subarray(0, at))).toEqual([]);
+        if (at === 0) {
+          expect(() => reader.end()).not.toThrow();
+        } else {
+          expect(rejection(() => reader.end())).toBe(
+            at < FRAME_HEADER_BYTES ? 'truncated_header' : 'truncated_payload',
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('readFrames reads from an async source and rejects a cut-off stream', async () => {
+    const wire = Buffer.concat([
+      encodeFrame({ type: MESSAGE_TYPES.PING }),
+      encodeFrame({ type: MESSAGE_TYPES.CALL, payload: unhex('a10101') }),
+    ]);
+    async function* chunks(b: Uint8Array) {
+      for (let i = 0; i < b.length; i += 5) yield b.subarray(i, i + 5);
+    }
+    const got: number[] = [];
+    for await (const f of readFrames(chunks(wire))) got.push(f.type);
+    expect(got).toEqual([MESSAGE_TYPES.PING, MESSAGE_TYPES.CALL]);
+    await expect(async () => {
+      for await (const _ of readFrames(chunks(wire.subarray(0, wire.length - 1)))) void _;
+    }).rejects.toMatchObject({ code: 'frame_invalid', reason: 'truncated_payload' });
+  });
+});
