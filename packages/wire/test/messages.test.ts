@@ -24,7 +24,8 @@ import {
   safeParseWire,
 } from '../src/index.ts';
 import type { RegisterRequest, TaskRequest } from '../src/index.ts';
-import type { z } from 'zod';
+import { z } from 'zod';
+import * as wire from '../src/index.ts';
 
 /** Asserts `input` fails with the spec's `validation_error` (422) through parseWire. */
 function expectValidationError(schema: z.ZodType, input: unknown): void {
@@ -144,7 +145,13 @@ const taskArb: fc.Arbitrary<TaskRequest> = fc
     {
       task_id: uuidArb,
       intent: intentArb,
-      payload: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
+      // zod builds a fresh object, so an own top-level `__proto__` key is dropped (see
+      // TaskPayloadSchema); generated payloads leave it out.
+      payload: fc.dictionary(
+        fc.string().filter((k) => k !== '__proto__'),
+        fc.jsonValue(),
+        { maxKeys: 4 },
+      ),
       constraints: fc.record(
         {
           timeout_ms: fc.integer({ min: 100, max: 300_000 }),
@@ -365,6 +372,16 @@ describe('CALL /v1/task', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('drops an own top-level __proto__ key of the payload instead of passing it on', () => {
+    const task = JSON.parse(
+      '{"task_id":"550e8400-e29b-41d4-a716-446655440000","intent":"urn:iicp:intent:llm:chat:v1",' +
+        '"payload":{"__proto__":{"polluted":true},"messages":[]},"constraints":{"timeout_ms":1000}}',
+    ) as unknown;
+    const parsed = parseWire(TaskRequestSchema, task);
+    expect(Object.keys(parsed.payload)).toEqual(['messages']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('keeps fields task.json would forbid (open parsing)', () => {
@@ -698,5 +715,25 @@ describe('tokens, tickets, events, health', () => {
     expect(parseWire(HealthResponseSchema, h)).toEqual(h);
     expectValidationError(HealthResponseSchema, { ...h, status: 'up' });
     expectValidationError(HealthResponseSchema, { status: 'ok' });
+  });
+});
+
+describe('OpenAPI readiness', () => {
+  it('every exported schema converts to JSON Schema for input and output', () => {
+    const failures: string[] = [];
+    let count = 0;
+    for (const [name, value] of Object.entries(wire)) {
+      if (!(value instanceof z.ZodType)) continue;
+      count++;
+      for (const io of ['input', 'output'] as const) {
+        try {
+          z.toJSONSchema(value, { io });
+        } catch (e) {
+          failures.push(`${name} (${io}): ${(e as Error).message}`);
+        }
+      }
+    }
+    expect(count).toBeGreaterThan(60);
+    expect(failures).toEqual([]);
   });
 });

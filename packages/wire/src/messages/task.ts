@@ -82,7 +82,11 @@ export const TaskBillingSchema = z.looseObject({
 });
 export type TaskBilling = z.infer<typeof TaskBillingSchema>;
 
-/** The opaque, intent-specific payload: a JSON object, never logged (iicp-core.md §3.1). */
+/**
+ * The opaque, intent-specific payload: a JSON object, never logged (iicp-core.md §3.1).
+ * Parsing copies the top level, so an own `__proto__` key (possible after `JSON.parse`)
+ * is dropped rather than handed to a backend; nested values are passed through as they are.
+ */
 export const TaskPayloadSchema = z.record(z.string(), z.unknown());
 
 const taskRequestShape = {
