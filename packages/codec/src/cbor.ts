@@ -27,10 +27,12 @@ const INFORMATIONAL_TAGS: ReadonlySet<number> = new Set(Object.values(IICP_CBOR_
  */
 export const DEFAULT_CBOR_LIMITS: CborLimits = { maxBytes: 16_777_216, maxDepth: 64 };
 
-export interface CborDecodeOptions extends CborLimits {
-  /** Refuse unsorted map keys (iicp-cbor-wire.md §1.1 "MUST reject"); default true. */
-  readonly requireSortedKeys: boolean;
-}
+/**
+ * Decode options: only limits. Strictness is not configurable (spec/decisions.md
+ * D-046: receivers MUST reject non-deterministic CBOR, iicp-cbor-wire.md §1.1,
+ * iicp-framing.md §4.1).
+ */
+export type CborDecodeOptions = CborLimits;
 
 export interface CborEncodeOptions {
   /** Wrap the root in one of the informational tags. Off by default (see IICP_CBOR_TAGS). */
@@ -210,7 +212,6 @@ export function decodeCbor(bytes: Uint8Array, opts: Partial<CborDecodeOptions> =
   validateCbor(bytes, {
     maxBytes: opts.maxBytes ?? DEFAULT_CBOR_LIMITS.maxBytes,
     maxDepth: opts.maxDepth ?? DEFAULT_CBOR_LIMITS.maxDepth,
-    requireSortedKeys: opts.requireSortedKeys ?? true,
     allowedTags: INFORMATIONAL_TAGS,
   });
   let decoded: unknown;

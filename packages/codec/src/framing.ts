@@ -1,4 +1,8 @@
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { CodecError, type FrameRejectReason } from './errors.ts';
+
+const gunzipAsync = promisify(gunzip);
 
 /** Magic bytes, ASCII "IICP" (iicp-framing.md §1.2). */
 export const FRAME_MAGIC: Uint8Array = Uint8Array.of(0x49, 0x49, 0x43, 0x50);
@@ -336,4 +340,27 @@ export async function* readFrames(
     yield* reader.push(chunk);
   }
   reader.end();
+}
+
+/**
+ * The payload of a frame, inflated when the COMPRESSED flag is set. The flag covers the
+ * whole payload (spec/decisions.md D-047, iicp-framing.md §1.2) and the body is gzip.
+ * Inflation stops at `maxBytes` (default 32 MiB, iicp-framing.md §2) and throws
+ * `CodecError('payload_too_large')`; a corrupt gzip stream is `cbor_invalid` (the CLOSE
+ * reason is then `cbor_decode_error`, as for any undecodable payload).
+ */
+export async function inflateFramePayload(
+  frame: Pick<Frame, 'flags' | 'payload'>,
+  opts: { maxBytes?: number } = {},
+): Promise<Uint8Array> {
+  if ((frame.flags & FRAME_FLAGS.COMPRESSED) === 0) return frame.payload;
+  const max = opts.maxBytes ?? MAX_CALL_INFLATED_BYTES;
+  try {
+    return await gunzipAsync(frame.payload, { maxOutputLength: max });
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new CodecError('payload_too_large', `inflated payload exceeds ${max} bytes`);
+    }
+    throw new CodecError('cbor_invalid', 'compressed payload is not valid gzip', { cause });
+  }
 }

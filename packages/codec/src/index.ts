@@ -60,6 +60,7 @@ export {
   checkFrameHeader,
   decodeFrame,
   encodeFrame,
+  inflateFramePayload,
   readFrames,
   type CloseReason,
   type Frame,

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   FRAME_HEADER_BYTES,
@@ -8,6 +9,7 @@ import {
   checkFrameHeader,
   decodeFrame,
   encodeFrame,
+  inflateFramePayload,
   isCodecError,
   readFrames,
   type Frame,
@@ -232,5 +234,27 @@ describe('FrameReader properties', () => {
     await expect(async () => {
       for await (const _ of readFrames(chunks(wire.subarray(0, wire.length - 1)))) void _;
     }).rejects.toMatchObject({ code: 'frame_invalid', reason: 'truncated_payload' });
+  });
+});
+
+describe('inflateFramePayload', () => {
+  it('passes uncompressed payloads through and inflates COMPRESSED ones', async () => {
+    const raw = unhex('a10101');
+    expect(await inflateFramePayload({ flags: 0, payload: raw })).toBe(raw);
+    expect(hex(await inflateFramePayload({ flags: 1, payload: gzipSync(raw) }))).toBe('a10101');
+  });
+
+  it('stops at the inflate limit and refuses corrupt gzip', async () => {
+    const bomb = gzipSync(new Uint8Array(1 << 20));
+    await expect(
+      inflateFramePayload({ flags: 1, payload: bomb }, { maxBytes: 1000 }),
+    ).rejects.toMatchObject({
+      code: 'payload_too_large',
+    });
+    await expect(
+      inflateFramePayload({ flags: 1, payload: unhex('00112233') }),
+    ).rejects.toMatchObject({
+      code: 'cbor_invalid',
+    });
   });
 });
