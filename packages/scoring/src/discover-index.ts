@@ -42,7 +42,7 @@ export interface DiscoverIndexOptions {
   readonly allowHighRisk?: boolean;
 }
 
-function grow<T extends Float64Array | Int32Array | Uint8Array | Uint16Array>(
+function grow<T extends Float64Array | Int32Array | Uint8Array | Uint16Array | Uint32Array>(
   a: T,
   size: number,
 ): T {
@@ -69,6 +69,8 @@ class IntentShard {
   mult = new Float64Array(16);
   mc = new Uint16Array(16);
   region = new Int32Array(16);
+  /** Bit j set when the node lists the shard's model id j (< 32); rarer models use `models`. */
+  modelMask = new Uint32Array(16);
   windows: (readonly CompiledWindow[] | null)[] = [];
   models: (Int32Array | null)[] = [];
   modalities: (readonly string[] | null)[] = [];
@@ -91,6 +93,7 @@ class IntentShard {
     this.mult = grow(this.mult, this.cap);
     this.mc = grow(this.mc, this.cap);
     this.region = grow(this.region, this.cap);
+    this.modelMask = grow(this.modelMask, this.cap);
   }
 
   largestMaxConcurrent(): number {
@@ -146,8 +149,12 @@ class IntentShard {
     this.region[i] = regionId;
     this.setMultiplier(i, effectiveMultiplier(node), existed);
     this.windows[i] = compileWindows(node.availability);
-    this.models[i] =
+    const ids =
       models && models.length > 0 ? Int32Array.from(models, (m) => this.modelId(m)) : null;
+    this.models[i] = ids;
+    let mask = 0;
+    if (ids) for (const id of ids) if (id < 32) mask |= 1 << id;
+    this.modelMask[i] = mask >>> 0;
     this.modalities[i] = modalities && modalities.length > 0 ? modalities : null;
     this.flags[i] =
       (node.available ? AVAILABLE : 0) | (node.allowRemoteInference === true ? CIP : 0);
@@ -192,6 +199,7 @@ class IntentShard {
       this.mult[i] = this.mult[last]!;
       this.mc[i] = this.mc[last]!;
       this.region[i] = this.region[last]!;
+      this.modelMask[i] = this.modelMask[last]!;
       this.windows[i] = this.windows[last]!;
       this.models[i] = this.models[last]!;
       this.modalities[i] = this.modalities[last]!;
@@ -347,6 +355,8 @@ export class DiscoverIndex {
       modalities,
       ids,
     } = shard;
+    const modelMask = shard.modelMask;
+    const modelBit = modelId >= 0 && modelId < 32 ? (1 << modelId) >>> 0 : 0;
     const topScore = new Float64Array(limit);
     const topSlot = new Int32Array(limit);
     let k = 0;
@@ -367,7 +377,13 @@ export class DiscoverIndex {
         mc[i]! / largest,
         region[i] === wantRegion ? 1 : 0,
         r,
-        modelId >= 0 ? hasModel(models[i]!, modelId) : 0,
+        modelBit !== 0
+          ? (modelMask[i]! & modelBit) !== 0
+            ? 1
+            : 0
+          : modelId >= 0
+            ? hasModel(models[i]!, modelId)
+            : 0,
         model ? priceScore(mult[i]!, cheapest) : 0,
       );
       if (s < floor) continue;

@@ -112,6 +112,20 @@ describe('DiscoverIndex maintenance', () => {
     expect(priv.query({ intent, now })).toHaveLength(1);
   });
 
+  it('matches models beyond the first 32 an intent has seen', () => {
+    const ix = new DiscoverIndex();
+    const models = Array.from({ length: 40 }, (_, i) => `model-${i}`);
+    const nodes = models.map((m, i) =>
+      node(`n${i}`, { capabilities: [{ intent: CHAT, models: [m] }] }),
+    );
+    for (const n of nodes) ix.upsert(n);
+    for (const model of ['model-3', 'model-35', 'model-39']) {
+      const q = { intent: CHAT, now, model, limit: 1 };
+      expect(ix.query(q)).toEqual(rankCandidates(nodes, q));
+      expect(ix.query(q)[0]!.nodeId).toBe(`n${model.slice(6)}`);
+    }
+  });
+
   it('grows past its initial capacity and keeps results right', () => {
     const ix = new DiscoverIndex();
     const nodes = Array.from({ length: 300 }, (_, i) =>
