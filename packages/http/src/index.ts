@@ -1,2 +1,19 @@
-// @iicp/http: see README.md. The public API is a curated list of named exports.
-export {};
+// @iicp/http: the shared HTTP edge of every IICP app. See README.md.
+
+export { INTERNAL_ERROR_MESSAGE, toErrorReply } from './error-envelope.ts';
+export type { ErrorReply } from './error-envelope.ts';
+export { DEFAULT_LATENCY_BUCKETS, UNMATCHED_ROUTE_LABEL, createHttpMetrics } from './metrics.ts';
+export type { HttpMetrics, MetricsOptions } from './metrics.ts';
+export { iicpHttp } from './plugin.ts';
+export type { IicpHttpOptions, IicpHttpState, OpenApiOptions } from './plugin.ts';
+export { REQUEST_ID_HEADER, genRequestId, isSaneRequestId } from './request-id.ts';
+export { patternToRegExp } from './route-table.ts';
+export { DEFAULT_BODY_LIMIT, SAFE_LOG_SERIALIZERS, createIicpServer } from './server.ts';
+export type { CreateIicpServerOptions, IicpFastifyInstance, IicpLoggerOptions } from './server.ts';
+export { DEFAULT_SHUTDOWN_TIMEOUT_MS, installGracefulShutdown } from './shutdown.ts';
+export type {
+  GracefulShutdown,
+  GracefulShutdownOptions,
+  ShutdownResult,
+  SignalSource,
+} from './shutdown.ts';

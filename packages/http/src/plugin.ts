@@ -1,0 +1,264 @@
+import swagger from '@fastify/swagger';
+import {
+  MEDIA_TYPES,
+  codecForMediaType,
+  iicpCborCodec,
+  selectResponseCodec,
+  type Codec,
+} from '@iicp/codec';
+import { IicpProtocolError } from '@iicp/wire';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { toErrorReply } from './error-envelope.ts';
+import {
+  createHttpMetrics,
+  UNMATCHED_ROUTE_LABEL,
+  type HttpMetrics,
+  type MetricsOptions,
+} from './metrics.ts';
+import { REQUEST_ID_HEADER } from './request-id.ts';
+import { RouteTable } from './route-table.ts';
+
+export interface OpenApiOptions {
+  title: string;
+  version: string;
+  description?: string;
+  /** Default `/openapi.json`. */
+  path?: string;
+}
+
+export interface IicpHttpOptions {
+  /**
+   * CBOR bodies both ways (iicp-cbor-wire.md, Phase 3+). Default true; `false` makes
+   * a JSON-only server, which answers CBOR requests with 415 `unsupported_media_type`
+   * as §2.2 requires of servers without CBOR.
+   */
+  cbor?: boolean;
+  /** Prometheus endpoint and request histogram; `false` turns both off. */
+  metrics?: MetricsOptions | false;
+  /** OpenAPI document from the routes' zod schemas; `false` serves none. */
+  openapi?: OpenApiOptions | false;
+  /** Send `Server-Timing: total;dur=<ms>`. Default true. */
+  serverTiming?: boolean;
+}
+
+/** What the plugin exposes on the instance (`app.iicp`). */
+export interface IicpHttpState {
+  readonly metrics: HttpMetrics | undefined;
+  /** True once close() has begun: new requests get 503 `service_unavailable`. */
+  readonly closing: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    iicp: IicpHttpState;
+  }
+}
+
+/** Methods kept as metric labels; anything else is `OTHER`, so labels stay bounded. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+function responseSchemaFor(request: FastifyRequest, status: number): z.ZodType | undefined {
+  const response = (
+    request.routeOptions.schema as { response?: Record<string, unknown> } | undefined
+  )?.response;
+  if (!response) return undefined;
+  const s = response[String(status)] ?? response[`${String(status)[0]}xx`] ?? response.default;
+  return s instanceof z.ZodType ? s : undefined;
+}
+
+/** Encode a reply as CBOR, through the route's zod response schema when it has one. */
+function binarySerializer(codec: Codec, request: FastifyRequest, reply: FastifyReply) {
+  return (payload: unknown): Buffer => {
+    let value = payload;
+    const schema = responseSchemaFor(request, reply.statusCode);
+    if (schema) {
+      const r = z.safeEncode(schema, payload as never);
+      if (!r.success) throw new Error('response does not match its schema');
+      value = r.data;
+    }
+    const bytes = codec.encode(value);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+/**
+ * The IICP HTTP edge as a fastify plugin. Register it first on the root instance
+ * (it is not encapsulated) so that it sees every route: zod validation and
+ * serialisation, JSON and CBOR bodies, the error envelope for every failure (404,
+ * 405, 413, 415, 422, 500), `X-Request-Id` echo, `Server-Timing`, `/metrics` and
+ * `/openapi.json`.
+ */
+async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}): Promise<void> {
+  const state = { metrics: undefined as HttpMetrics | undefined, closing: false };
+  app.decorate('iicp', {
+    get metrics() {
+      return state.metrics;
+    },
+    get closing() {
+      return state.closing;
+    },
+  } satisfies IicpHttpState);
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Bodies: JSON (secure-json-parse refuses __proto__ / constructor poisoning) and
+  // CBOR; nothing else, so text/plain, forms and the rest get 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    ['application/json', 'application/iicp+json'],
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+  const cbor = opts.cbor !== false;
+  const bodyLimit = app.initialConfig.bodyLimit;
+  app.addContentTypeParser(
+    [MEDIA_TYPES.iicpCbor, MEDIA_TYPES.cbor],
+    { parseAs: 'buffer' },
+    (_req, body, done) => {
+      if (!cbor) {
+        done(new IicpProtocolError('unsupported_media_type', 'CBOR encoding not supported'));
+        return;
+      }
+      const bytes = body as Buffer;
+      if (bytes.length === 0) {
+        done(
+          new IicpProtocolError('validation_error', 'request body is empty', {
+            status: 400,
+            details: { field: '(body)' },
+          }),
+        );
+        return;
+      }
+      try {
+        // Both CBOR spellings decode alike (strict deterministic CBOR).
+        done(null, iicpCborCodec.decode(bytes, bodyLimit ? { maxBytes: bodyLimit } : {}));
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  );
+
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    routes.add(route.url, route.method);
+  });
+
+  app.addHook('preClose', async () => {
+    state.closing = true;
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (state.closing) {
+      throw new IicpProtocolError('service_unavailable', 'server is shutting down');
+    }
+  });
+
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    if (!cbor) return payload;
+    const ct = request.headers['content-type'];
+    const requestCodec = ct ? codecForMediaType(ct) : undefined;
+    const { codec } = selectResponseCodec(request.headers.accept, {
+      cbor,
+      ...(requestCodec ? { requestMediaType: requestCodec.mediaType } : {}),
+    });
+    if (codec.binary) {
+      reply.header('content-type', codec.mediaType);
+      // fastify types the serializer as returning a string; a Buffer is sent as is.
+      reply.serializer(
+        binarySerializer(codec, request, reply) as unknown as (p: unknown) => string,
+      );
+    }
+    return payload;
+  });
+
+  const serverTiming = opts.serverTiming !== false;
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // While draining, close kept-alive connections after their last reply: node's
+    // server.close() reaps idle sockets only once, and busy ones would linger.
+    if (state.closing) reply.header('connection', 'close');
+    if (serverTiming) reply.header('server-timing', `total;dur=${reply.elapsedTime.toFixed(3)}`);
+    return payload;
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const r = toErrorReply(err);
+    if (r.serverFault) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: r.error.code, status: r.status }, 'request rejected');
+    // A handler may have set a streaming or text type before it threw.
+    reply.removeHeader('content-type');
+    reply.removeHeader('content-length');
+    reply.serializer(null as never);
+    return reply.code(r.status).send(r.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '/';
+    const allowed = routes.allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      throw new IicpProtocolError(
+        'method_not_allowed',
+        `method ${request.method} not allowed here`,
+        {
+          details: { allow: allowed },
+        },
+      );
+    }
+    throw new IicpProtocolError('not_found', 'no such route');
+  });
+
+  if (opts.metrics !== false) {
+    const metricsOpts = opts.metrics ?? {};
+    const metrics = createHttpMetrics(metricsOpts);
+    state.metrics = metrics;
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.requestDuration.observe(
+        {
+          method: KNOWN_METHODS.has(request.method) ? request.method : 'OTHER',
+          route: request.routeOptions.url ?? UNMATCHED_ROUTE_LABEL,
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get(metricsOpts.path ?? '/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    });
+  }
+
+  if (opts.openapi !== false) {
+    const o = opts.openapi ?? { title: 'IICP', version: '0.0.0' };
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: o.title,
+          version: o.version,
+          ...(o.description ? { description: o.description } : {}),
+        },
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    app.get(o.path ?? '/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+}
+
+// Not encapsulated (what fastify-plugin does): the hooks, parsers and handlers must
+// apply to the routes of the app that registers it, not to a child context.
+Object.assign(iicpHttpPlugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'iicp-http',
+});
+
+export const iicpHttp = iicpHttpPlugin;
