@@ -1,7 +1,16 @@
+import {
+  DISCOVER_DEFAULT_LIMIT,
+  DISCOVER_MAX_LIMIT,
+  LIVENESS_WINDOW_MS,
+  MAX_CONCURRENT_MAX,
+  MAX_CONCURRENT_MIN,
+  MIN_DISCOVER_SCORE,
+  REPUTATION_INITIAL,
+} from '@iicp/wire';
+
 /**
- * Routing-policy constants, each beside the spec text it quotes. Liveness and the score
- * floor repeat values that @iicp/wire also exports; they are restated here so the hot
- * path has no indirection and the policy reads in one place.
+ * Routing-policy constants, each beside the spec text it quotes. Protocol-wide values come
+ * from @iicp/wire; the names here are the ones the policy code reads.
  */
 
 /** Score weights of one formula (iicp-semantics.md §3.1, ADR-008). They sum to 1. */
@@ -41,19 +50,25 @@ export const MODEL_WEIGHTS: ScoreWeights = Object.freeze({
 export const OUTSIDE_WINDOW_AVAILABILITY = 0.5;
 
 /** "Nodes with score < 0.1 MUST be excluded" (iicp-core.md §5, DIS-4). */
-export const MIN_SCORE = 0.1;
+export const MIN_SCORE: number = MIN_DISCOVER_SCORE;
 
 /** "`last_seen` within 90s" (iicp-core.md §5, DIS-3). */
-export const LIVENESS_MS = 90_000;
+export const LIVENESS_MS: number = LIVENESS_WINDOW_MS;
 
 /** New nodes start at 0.5 (iicp-semantics.md §11.3, SYB-02). */
-export const DEFAULT_REPUTATION = 0.5;
+export const DEFAULT_REPUTATION: number = REPUTATION_INITIAL;
 
 /** `limits.max_concurrent` "MUST be in range 1–256" (iicp-core.md §2.1). */
-export const MAX_CONCURRENT_RANGE = Object.freeze({ min: 1, max: 256 });
+export const MAX_CONCURRENT_RANGE = Object.freeze({
+  min: MAX_CONCURRENT_MIN,
+  max: MAX_CONCURRENT_MAX,
+});
 
 /** Discover `limit`: "Default 10, max 50" (iicp-core.md §5). */
-export const DISCOVER_LIMIT = Object.freeze({ default: 10, max: 50 });
+export const DISCOVER_LIMIT = Object.freeze({
+  default: DISCOVER_DEFAULT_LIMIT,
+  max: DISCOVER_MAX_LIMIT,
+});
 
 /**
  * Probation (iicp-dir.md §3.4 `probation`, iicp-semantics.md §11.3): interactive needs

@@ -4,8 +4,10 @@
  * directory maps its stored REGISTER/HEARTBEAT state onto these shapes once per update.
  */
 
-/** QoS class (iicp-core.md §3.1, iicp-semantics.md §2.1). */
-export type QosLevel = 'realtime' | 'interactive' | 'batch' | 'best-effort';
+import type { Qos } from '@iicp/wire';
+
+/** QoS class (iicp-core.md §3.1, iicp-semantics.md §2.1); the wire's `Qos`. */
+export type QosLevel = Qos;
 
 /** One availability window as declared at REGISTER (iicp-semantics.md §4): UTC `HH:MM`. */
 export interface AvailabilityWindowInput {
