@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize';
 import { CodecError } from './errors.ts';
+import { compareCodePoints } from './text.ts';
 
 /*
  * IICP signs or hashes JSON in three different byte forms, and they are not
@@ -32,23 +33,6 @@ export function canonicalJsonJcs(value: unknown): string {
 // ---------------------------------------------------------------------------------
 // Sorted compact form (operator delegation, operator self-service, attestations).
 // ---------------------------------------------------------------------------------
-
-/** Code point order (also UTF-8 byte order), unlike JavaScript's UTF-16 `<`. */
-function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (0xD800–0xDFFF) stand for code points above 0xFFFF, so they rank above
-    // every other BMP unit even though 0xE000–0xFFFF are numerically larger.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? 1 : -1;
-    return x - y;
-  }
-  return a.length - b.length;
-}
 
 /** In a `u` regex a surrogate class only matches unpaired halves. */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;

@@ -35,9 +35,18 @@ const MAJOR_MAP = 5;
 const MAJOR_TAG = 6;
 const MAJOR_SIMPLE = 7;
 
+/** What the scan saw that a plain-object decode of cbor-x would get wrong. */
+export const SCAN_NEEDS_MAPS = 1; // a map key that is not text, or a "__proto__" key
+export const SCAN_HAS_TAGS = 2;
+export const SCAN_HAS_WIDE_INTS = 4; // 8-byte integer heads (cbor-x may return bigint)
+
+// UTF-8 of the text key "__proto__", which cbor-x renames when decoding to objects.
+const PROTO_KEY = Uint8Array.of(0x69, 0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f);
+
 class StrictReader {
   private pos = 0;
   private readonly end: number;
+  flags = 0;
 
   constructor(
     private readonly b: Uint8Array,
@@ -46,12 +55,13 @@ class StrictReader {
     this.end = b.length;
   }
 
-  run(): void {
+  run(): number {
     if (this.end === 0) this.invalid('empty input');
     this.item(0);
     if (this.pos !== this.end) {
       this.invalid(`${this.end - this.pos} trailing byte(s) after the data item`);
     }
+    return this.flags;
   }
 
   private invalid(msg: string, at = this.pos): never {
@@ -140,6 +150,7 @@ class StrictReader {
     switch (major) {
       case MAJOR_UINT:
       case MAJOR_NINT:
+        if (ai === 27) this.flags |= SCAN_HAS_WIDE_INTS;
         return;
       case MAJOR_BYTES:
         if (arg > this.end - this.pos) this.invalid('byte string runs past the end', start);
@@ -147,7 +158,7 @@ class StrictReader {
         return;
       case MAJOR_TEXT:
         if (arg > this.end - this.pos) this.invalid('text string runs past the end', start);
-        if (!isUtf8(this.b.subarray(this.pos, this.pos + arg))) {
+        if (!this.isAscii(arg) && !isUtf8(this.b.subarray(this.pos, this.pos + arg))) {
           this.invalid('text string is not valid UTF-8', start);
         }
         this.pos += arg;
@@ -166,6 +177,7 @@ class StrictReader {
       case MAJOR_TAG:
         this.enter(depth, start);
         if (!this.opts.allowedTags.has(arg)) this.invalid(`tag ${arg} is not allowed`, start);
+        this.flags |= SCAN_HAS_TAGS;
         this.item(depth + 1);
         return;
       default:
@@ -179,6 +191,14 @@ class StrictReader {
           start,
         );
     }
+  }
+
+  /** Short strings are checked in JavaScript: cheaper than a native call on a view. */
+  private isAscii(len: number): boolean {
+    if (len > 64) return false;
+    const b = this.b;
+    for (let i = this.pos, e = this.pos + len; i < e; i++) if (b[i]! >= 0x80) return false;
+    return true;
   }
 
   private enter(depth: number, at: number): void {
@@ -206,6 +226,7 @@ class StrictReader {
       }
       this.item(depth + 1);
       const keyEnd = this.pos;
+      if (keyMajor !== MAJOR_TEXT || isProtoKey(b, keyStart, keyEnd)) this.flags |= SCAN_NEEDS_MAPS;
       // Strictly increasing encoded keys: sorted, and therefore free of duplicates.
       if (prevStart >= 0) {
         const c = compareRanges(b, prevStart, prevEnd, keyStart, keyEnd);
@@ -217,6 +238,12 @@ class StrictReader {
       this.item(depth + 1);
     }
   }
+}
+
+function isProtoKey(b: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== PROTO_KEY.length) return false;
+  for (let i = 0; i < PROTO_KEY.length; i++) if (b[start + i] !== PROTO_KEY[i]) return false;
+  return true;
 }
 
 function readU32(b: Uint8Array, at: number): number {
@@ -242,11 +269,16 @@ function compareRanges(b: Uint8Array, s1: number, e1: number, s2: number, e2: nu
  * duplicate or unsorted keys).
  */
 export function validateCbor(bytes: Uint8Array, opts: CborValidateOptions): void {
+  scanCbor(bytes, opts);
+}
+
+/** `validateCbor` that also returns the SCAN_* flags (internal to the package). */
+export function scanCbor(bytes: Uint8Array, opts: CborValidateOptions): number {
   if (bytes.length > opts.maxBytes) {
     throw new CodecError(
       'payload_too_large',
       `CBOR input of ${bytes.length} bytes exceeds ${opts.maxBytes}`,
     );
   }
-  new StrictReader(bytes, opts).run();
+  return new StrictReader(bytes, opts).run();
 }

@@ -1,6 +1,13 @@
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { CodecError } from './errors.ts';
-import { validateCbor, type CborLimits } from './cbor-validate.ts';
+import {
+  SCAN_HAS_TAGS,
+  SCAN_HAS_WIDE_INTS,
+  SCAN_NEEDS_MAPS,
+  scanCbor,
+  type CborLimits,
+} from './cbor-validate.ts';
+import { compareCodePoints, utf8Length } from './text.ts';
 
 /**
  * The informational CBOR tags of iicp-cbor-wire.md §3. Parsers MUST accept a message
@@ -50,9 +57,12 @@ const encoder = new Encoder({
   useTag259ForMaps: false,
 } as ConstructorParameters<typeof Encoder>[0]);
 
-// Maps decode as `Map` first; `finish` turns text-keyed ones into plain objects, so
+// Two decoders. When the strict scan saw only text keys (none "__proto__", which cbor-x
+// renames), no tags and no 8-byte integers, cbor-x builds plain objects directly. Else
+// maps decode as `Map` and `finish` turns text-keyed ones into objects, so
 // integer-keyed maps (native frames) stay `Map`s and nothing is ever stringified.
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+const objectDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const mapDecoder = new Decoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = 2n ** 64n - 1n;
@@ -63,21 +73,20 @@ function unsupported(msg: string): never {
   throw new CodecError('value_unsupported', msg);
 }
 
-/** Orders encoded map keys per RFC 8949 §4.2.1 (bytewise over the encoded key). */
+/**
+ * RFC 8949 §4.2.1 order of two text keys: a text key encodes as a head carrying its
+ * UTF-8 length, then the bytes, so comparing encodings bytewise is "shorter UTF-8
+ * first, then UTF-8 bytes", and UTF-8 byte order is code point order.
+ */
+function compareTextKeys(a: string, la: number, b: string, lb: number): number {
+  return la !== lb ? la - lb : compareCodePoints(a, b);
+}
+
+/** Sorts keys per RFC 8949 §4.2.1; throws on keys that encode identically. */
 function sortEntries(entries: [unknown, unknown][]): [unknown, unknown][] {
   if (entries.every(([k]) => typeof k === 'string')) {
-    // A text key encodes as a head carrying the UTF-8 length, then the bytes; comparing
-    // encodings bytewise is therefore "shorter UTF-8 first, then bytewise UTF-8".
-    const keyed = entries.map((e) => ({
-      e,
-      k: e[0] as string,
-      n: Buffer.byteLength(e[0] as string),
-    }));
-    keyed.sort((a, b) => {
-      if (a.n !== b.n) return a.n - b.n;
-      if (a.k === b.k) return 0;
-      return Buffer.compare(Buffer.from(a.k), Buffer.from(b.k));
-    });
+    const keyed = entries.map((e) => ({ e, k: e[0] as string, n: utf8Length(e[0] as string) }));
+    keyed.sort((a, b) => compareTextKeys(a.k, a.n, b.k, b.n));
     for (let i = 1; i < keyed.length; i++) {
       if (keyed[i - 1]!.k === keyed[i]!.k) unsupported('duplicate map key');
     }
@@ -89,6 +98,42 @@ function sortEntries(entries: [unknown, unknown][]): [unknown, unknown][] {
     if (Buffer.compare(keyed[i - 1]!.b, keyed[i]!.b) === 0) unsupported('duplicate map key');
   }
   return keyed.map((x) => x.e);
+}
+
+/** A key JavaScript would enumerate before all others, whatever the insertion order. */
+function isIndexKey(k: string): boolean {
+  const c = k.charCodeAt(0);
+  return c >= 0x30 && c <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 0xffff_ffff;
+}
+
+function preparePlainObject(obj: Record<string, unknown>, depth: number): unknown {
+  const keys = Object.keys(obj);
+  // A plain object keeps insertion order (cbor-x writes Object.keys order) unless a key
+  // is an array index; "__proto__" cannot be assigned as data. Those two need a Map.
+  let asObject = true;
+  const lens = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    lens[i] = utf8Length(k);
+    if (k === '__proto__' || isIndexKey(k)) asObject = false;
+  }
+  const order = keys.map((_, i) => i);
+  order.sort((a, b) => compareTextKeys(keys[a]!, lens[a]!, keys[b]!, lens[b]!));
+  if (asObject) {
+    const out: Record<string, unknown> = {};
+    for (const i of order) {
+      const x = obj[keys[i]!];
+      // Like JSON: a property whose value is undefined is absent.
+      if (x !== undefined) out[keys[i]!] = prepare(x, depth + 1);
+    }
+    return out;
+  }
+  const out = new Map<string, unknown>();
+  for (const i of order) {
+    const x = obj[keys[i]!];
+    if (x !== undefined) out.set(keys[i]!, prepare(x, depth + 1));
+  }
+  return out;
 }
 
 /**
@@ -134,13 +179,7 @@ function prepare(v: unknown, depth: number): unknown {
       if (proto !== Object.prototype && proto !== null) {
         unsupported(`cannot encode an instance of ${(v as object).constructor?.name ?? 'a class'}`);
       }
-      const entries: [unknown, unknown][] = [];
-      for (const k of Object.keys(v)) {
-        const x = (v as Record<string, unknown>)[k];
-        // Like JSON: a property whose value is undefined is absent.
-        if (x !== undefined) entries.push([k, prepare(x, depth + 1)]);
-      }
-      return new Map(sortEntries(entries));
+      return preparePlainObject(v as Record<string, unknown>, depth);
     }
     default:
       return unsupported(`cannot encode a ${typeof v}`);
@@ -209,17 +248,18 @@ function finish(v: unknown): unknown {
  * accepted. Throws `CodecError`.
  */
 export function decodeCbor(bytes: Uint8Array, opts: Partial<CborDecodeOptions> = {}): unknown {
-  validateCbor(bytes, {
+  const flags = scanCbor(bytes, {
     maxBytes: opts.maxBytes ?? DEFAULT_CBOR_LIMITS.maxBytes,
     maxDepth: opts.maxDepth ?? DEFAULT_CBOR_LIMITS.maxDepth,
     allowedTags: INFORMATIONAL_TAGS,
   });
+  const simple = (flags & (SCAN_NEEDS_MAPS | SCAN_HAS_TAGS | SCAN_HAS_WIDE_INTS)) === 0;
   let decoded: unknown;
   try {
-    decoded = decoder.decode(bytes);
+    decoded = (simple ? objectDecoder : mapDecoder).decode(bytes);
   } catch (cause) {
-    // validateCbor accepted it, so this is a cbor-x limit; report it as undecodable.
+    // The strict scan accepted it, so this is a cbor-x limit; report it as undecodable.
     throw new CodecError('cbor_invalid', 'CBOR: the decoder refused the input', { cause });
   }
-  return finish(decoded);
+  return simple ? decoded : finish(decoded);
 }

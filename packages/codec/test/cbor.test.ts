@@ -384,6 +384,23 @@ describe('properties', () => {
     );
   });
 
+  it('non-ASCII text keys sort by encoded bytes and pass the strict decoder', () => {
+    const key = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 6 }),
+      fc.string({ maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(key, fc.integer()), fc.integer(), (d, seed) => {
+        const bytes = encodeCbor(d);
+        expect(decodeCbor(bytes)).toEqual(normalize(d));
+        expect(hex(encodeCbor(shuffled(d, seed)))).toBe(hex(bytes));
+        const asMap = new Map(Object.entries(d));
+        expect(hex(encodeCbor(asMap))).toBe(hex(bytes));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('integer-keyed Maps: order-independent and round trip as Map', () => {
     const entries = fc.uniqueArray(
       fc.tuple(fc.integer({ min: -100000, max: 100000 }), fc.jsonValue({ maxDepth: 2 })),
