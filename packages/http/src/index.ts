@@ -17,3 +17,36 @@ export type {
   ShutdownResult,
   SignalSource,
 } from './shutdown.ts';
+export {
+  RESERVED_NAME_SUFFIXES,
+  SsrfBlockedError,
+  createSsrfGuard,
+  isPublicAddress,
+  nonPublicAddressReason,
+  normalizeHost,
+  reservedNameReason,
+  splitHostPort,
+  systemResolver,
+} from './ssrf.ts';
+export type {
+  ConnectToMap,
+  ResolvedAddress,
+  Resolver,
+  SsrfBlockReason,
+  SsrfGuard,
+  SsrfGuardOptions,
+} from './ssrf.ts';
+export {
+  DEFAULT_CLIENT_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  HttpClientError,
+  createHttpClient,
+} from './client.ts';
+export type {
+  HttpClient,
+  HttpClientErrorCode,
+  HttpClientOptions,
+  HttpRequestOptions,
+  HttpResponse,
+} from './client.ts';
