@@ -106,32 +106,39 @@ function isIndexKey(k: string): boolean {
   return c >= 0x30 && c <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 0xffff_ffff;
 }
 
+const compareAsciiKeys = (a: string, b: string): number =>
+  a.length !== b.length ? a.length - b.length : a < b ? -1 : 1;
+
 function preparePlainObject(obj: Record<string, unknown>, depth: number): unknown {
   const keys = Object.keys(obj);
   // A plain object keeps insertion order (cbor-x writes Object.keys order) unless a key
   // is an array index; "__proto__" cannot be assigned as data. Those two need a Map.
   let asObject = true;
-  const lens = new Array<number>(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    lens[i] = utf8Length(k);
+  let ascii = true;
+  for (const k of keys) {
+    if (ascii && utf8Length(k) !== k.length) ascii = false;
     if (k === '__proto__' || isIndexKey(k)) asObject = false;
   }
-  const order = keys.map((_, i) => i);
-  order.sort((a, b) => compareTextKeys(keys[a]!, lens[a]!, keys[b]!, lens[b]!));
+  if (ascii) {
+    // For ASCII, UTF-16 order is byte order and length is byte length.
+    keys.sort(compareAsciiKeys);
+  } else {
+    const lens = new Map(keys.map((k) => [k, utf8Length(k)]));
+    keys.sort((a, b) => compareTextKeys(a, lens.get(a)!, b, lens.get(b)!));
+  }
   if (asObject) {
     const out: Record<string, unknown> = {};
-    for (const i of order) {
-      const x = obj[keys[i]!];
+    for (const k of keys) {
+      const x = obj[k];
       // Like JSON: a property whose value is undefined is absent.
-      if (x !== undefined) out[keys[i]!] = prepare(x, depth + 1);
+      if (x !== undefined) out[k] = prepare(x, depth + 1);
     }
     return out;
   }
   const out = new Map<string, unknown>();
-  for (const i of order) {
-    const x = obj[keys[i]!];
-    if (x !== undefined) out.set(keys[i]!, prepare(x, depth + 1));
+  for (const k of keys) {
+    const x = obj[k];
+    if (x !== undefined) out.set(k, prepare(x, depth + 1));
   }
   return out;
 }
