@@ -56,6 +56,22 @@ export type {
 } from './route-ticket.ts';
 
 export {
+  RELAY_BIND_TICKET_AUDIENCE,
+  RELAY_BIND_TICKET_DOMAIN,
+  RELAY_BIND_TICKET_TTL_SECONDS,
+  RELAY_BIND_TICKET_TYPE,
+  issueRelayBindTicket,
+  verifyRelayBindTicket,
+} from './relay-ticket.ts';
+export type {
+  IssueRelayBindTicketOptions,
+  RelayBindTicketClaims,
+  RelayBindTicketFailure,
+  RelayBindTicketResult,
+  VerifyRelayBindTicketOptions,
+} from './relay-ticket.ts';
+
+export {
   GENESIS_ROOT,
   GENESIS_ROOT_PREIMAGE,
   appendChainedEvent,

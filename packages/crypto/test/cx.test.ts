@@ -11,6 +11,7 @@ import {
   parseCxPublicKey,
   sealCx,
 } from '../src/index.ts';
+import { loadRepoJson } from './spec-vectors.ts';
 
 const TASK = '44444444-4444-4444-8444-444444444444';
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
@@ -209,5 +210,42 @@ describe('cx_public_key advertisement (§3.1)', () => {
     expect(parseCxPublicKey({ ...adv, key: adv.key.slice(1) }, now)).toBeUndefined();
     expect(parseCxPublicKey({ ...adv, algorithm: 'P-256' }, now)).toBeUndefined();
     expect(parseCxPublicKey(null, now)).toBeUndefined();
+  });
+});
+
+describe('IICP-CX project vector spec/vectors/crypto-cx-tier1-v1.json', () => {
+  const V = loadRepoJson<{
+    provenance: string;
+    inputs: Record<string, string>;
+    key_id: string;
+    iicp_conf: IicpConfEnvelope;
+  }>('spec/vectors/crypto-cx-tier1-v1.json');
+  const hex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+
+  it('is labelled as derived by this project', () => {
+    expect(V.provenance).toMatch(/NOT published upstream/);
+  });
+
+  it('seals to the exact envelope with the fixed keys and nonce, and opens it', () => {
+    const nodeKey = cxKeyPairFromPrivateKey(hex(V.inputs.node_private_key_hex!));
+    expect(Buffer.from(nodeKey.publicKey).toString('hex')).toBe(V.inputs.node_public_key_hex);
+    expect(nodeKey.keyId).toBe(V.key_id);
+    const env = sealCx({
+      recipientPublicKey: nodeKey.publicKey,
+      recipientKeyId: nodeKey.keyId,
+      taskId: V.inputs.task_id!,
+      intent: V.inputs.intent!,
+      plaintext: V.inputs.plaintext!,
+      ephemeralPrivateKey: hex(V.inputs.ephemeral_private_key_hex!),
+      nonce: hex(V.inputs.nonce_hex!),
+    });
+    expect(env).toEqual(V.iicp_conf);
+    const out = openCx({
+      envelope: V.iicp_conf,
+      recipientKeys: [nodeKey],
+      taskId: V.inputs.task_id!,
+      intent: V.inputs.intent!,
+    });
+    expect(Buffer.from(out).toString()).toBe(V.inputs.plaintext);
   });
 });
