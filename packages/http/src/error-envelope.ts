@@ -69,6 +69,12 @@ const FASTIFY_CODE_MAP: Readonly<
     status: BAD_REQUEST,
     field: '(url)',
   },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: 'validation_error',
+    message: 'a path parameter is too long',
+    status: BAD_REQUEST,
+    field: '(url)',
+  },
   FST_ERR_NOT_FOUND: { code: 'not_found', message: 'no such route' },
 };
 

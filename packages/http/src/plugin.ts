@@ -185,6 +185,8 @@ async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}):
     // While draining, close kept-alive connections after their last reply: node's
     // server.close() reaps idle sockets only once, and busy ones would linger.
     if (state.closing) reply.header('connection', 'close');
+    // Errors raised before onRequest (a malformed URL) skip that hook.
+    if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, reply.request.id);
     if (serverTiming) reply.header('server-timing', `total;dur=${reply.elapsedTime.toFixed(3)}`);
     return payload;
   });

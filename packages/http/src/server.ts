@@ -2,13 +2,15 @@ import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type RawServerDefault,
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, LoggerOptions } from 'pino';
 import { iicpHttp, type IicpHttpOptions } from './plugin.ts';
-import { genRequestId } from './request-id.ts';
+import { toErrorReply } from './error-envelope.ts';
+import { genRequestId, REQUEST_ID_HEADER } from './request-id.ts';
 
 /** Default request body cap: 1 MiB. Apps raise it per route where the spec allows more. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -119,6 +121,16 @@ export async function createIicpServer(
     // The plugin answers 503 in the envelope while closing; fastify's own is not.
     return503OnClosing: false,
     clientErrorHandler,
+    // Router-level failures (malformed URL, overlong parameter) bypass hooks and the
+    // error handler; answer them in the envelope too.
+    frameworkErrors(err, request, reply) {
+      const r = toErrorReply(err);
+      void (reply as unknown as FastifyReply)
+        .code(r.status)
+        .header(REQUEST_ID_HEADER, request.id)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(JSON.stringify(r.body));
+    },
     ...(opts.maxHeaderSize !== undefined ? { http: { maxHeaderSize: opts.maxHeaderSize } } : {}),
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.keepAliveTimeout !== undefined ? { keepAliveTimeout: opts.keepAliveTimeout } : {}),
