@@ -30,15 +30,11 @@ export const CX_KEY_BYTES = 32;
 const GCM_TAG_BYTES = 16;
 /** Nodes rotate their CX key at least every 90 days (CX-NODE-01). */
 export const CX_KEY_MAX_LIFETIME_SECONDS = 90 * 24 * 3600;
-/** DER SubjectPublicKeyInfo prefix of an X25519 key (RFC 8410 §4, OID 1.3.101.110). */
-const X25519_SPKI_PREFIX = Uint8Array.from([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
-]);
 
 export interface CxKeyPair {
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
-  /** 16 hex characters, see {@link cxKeyId}. */
+  /** `cx-` + 16 hex, see {@link cxKeyId}. */
   readonly keyId: string;
 }
 
@@ -58,12 +54,15 @@ export interface IicpConfEnvelope {
 }
 
 /**
- * `key_id` = "sha256 of DER-encoded key, first 8 hex bytes" (§3.1): the first 8 bytes
- * of SHA-256 over the SubjectPublicKeyInfo DER, as 16 lowercase hex characters.
+ * `key_id` = `"cx-"` + the first 16 hex of SHA-256 over the 32 raw key bytes
+ * (spec/decisions.md D-054). §3.1 says "sha256 of DER-encoded key, first 8 hex bytes";
+ * the notes report the `cx-` form for the research prototype the document points at.
+ * No vector settles it, so receivers treat `key_id` as opaque (matched against what
+ * they advertised) and this is to be confirmed against a live peer.
  */
 export function cxKeyId(publicKey: Uint8Array): string {
   if (publicKey.length !== CX_KEY_BYTES) throw new RangeError('an X25519 public key is 32 bytes');
-  return toHex(sha256(concatBytes(X25519_SPKI_PREFIX, publicKey)).subarray(0, 8));
+  return `cx-${toHex(sha256(publicKey)).slice(0, 16)}`;
 }
 
 export function generateCxKeyPair(): CxKeyPair {

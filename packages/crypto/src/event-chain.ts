@@ -2,7 +2,7 @@
  * The directory's signed, hash-chained event log (iicp-federated-directory.md §5.1,
  * DIR-FED-01; digest-directory.md §4):
  *
- *   ph        = sha256_hex(JCS(payload))
+ *   ph        = sha256_hex(sorted_compact_json(payload))
  *   sig       = hex(Ed25519(key, SHA256(`${event_id}:${event_type}:${seq}:${ts_ms}:${ph}:${prev_hash}`)))
  *   prev_hash = sha256_hex(ASCII(previous.sig))  |  GENESIS_ROOT for the first signed event
  *
@@ -10,7 +10,7 @@
  * wire in every language. iicp-dir.md §3.7 describes an older form (no separators, no
  * prev_hash, base64url); S.13 and the federation-chain-v0 vector win (digest C7).
  */
-import { canonicalJsonJcs } from '@iicp/codec';
+import { canonicalJsonSortedCompact } from '@iicp/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { EVENT_CHAIN_GENESIS_ROOT } from '@iicp/wire';
 import type { Ed25519Signer } from './directory-key.ts';
@@ -38,9 +38,14 @@ export interface ChainedEvent {
 
 export type UnsignedChainedEvent = Omit<ChainedEvent, 'sig' | 'prev_hash'>;
 
-/** sha256 hex of the RFC 8785 form of the payload. */
+/**
+ * sha256 hex of the sorted compact JSON of the payload. §5.1 names RFC 8785; the
+ * vector was made with sorted, compact, UTF-8-unescaped JSON, and spec/decisions.md
+ * D-035 follows the vector. The two agree for the integers and strings the directory
+ * signs (D-035 keeps signed numbers integral).
+ */
 export function eventPayloadHash(payload: unknown): string {
-  return toHex(sha256(utf8(canonicalJsonJcs(payload))));
+  return toHex(sha256(utf8(canonicalJsonSortedCompact(payload))));
 }
 
 /** The colon-joined message whose SHA-256 is signed. */
@@ -166,7 +171,7 @@ export function verifyEventChain(
     try {
       digest = sha256(utf8(eventSigningMessage({ ...e, prev_hash: e.prev_hash })));
     } catch {
-      // The payload has no RFC 8785 form (e.g. a non-finite number).
+      // The payload has no canonical JSON form (e.g. a non-finite number).
       return { ok: false, reason: 'malformed', index: i };
     }
     if (!ed25519Verify(sig, digest, opts.publicKey)) {

@@ -112,6 +112,7 @@ export {
   EMPTY_RESPONSE_HASH,
   challengeResponse,
   computeResponseHash,
+  generateReceiptNonce,
   hmacSha256Hex,
   receiptCanonicalMessage,
   signReceipt,

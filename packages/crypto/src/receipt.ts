@@ -10,7 +10,7 @@
  *
  * The same HMAC answers the heartbeat liveness challenge (iicp-dir.md §3.2).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalJsonPython } from '@iicp/codec';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -21,6 +21,16 @@ export const EMPTY_RESPONSE_HASH =
   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/**
+ * Accepted `nonce`: 1–64 printable ASCII (spec/decisions.md D-052; §10.3 says hex
+ * ≥ 32, some workers send a uuid4). Its replay check is the caller's atomic store.
+ */
+const NONCE = /^[\x20-\x7e]{1,64}$/;
+
+/** A fresh `receipt_nonce`: 16 CSPRNG bytes as 32 lowercase hex (≥ 128 bits, §10.3). */
+export function generateReceiptNonce(): string {
+  return randomBytes(16).toString('hex');
+}
 
 function isEmptyResult(result: unknown): boolean {
   if (result === null || result === undefined || result === '') return true;
@@ -123,10 +133,8 @@ export function verifyReceipt(
     typeof receipt.task_id !== 'string' ||
     !Number.isSafeInteger(receipt.tokens_used) ||
     receipt.tokens_used < 0 ||
-    // The nonce format (hex ≥ 32, or a uuid4 from some workers) is a replay-store matter,
-    // not part of the HMAC check.
     typeof receipt.nonce !== 'string' ||
-    receipt.nonce === '' ||
+    !NONCE.test(receipt.nonce) ||
     typeof receipt.signature !== 'string'
   ) {
     return { ok: false, reason: 'malformed' };

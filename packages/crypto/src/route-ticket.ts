@@ -17,12 +17,11 @@ import type { UnixClock } from './signed-token.ts';
 import { isIntegerClaim, openCompactToken, signCompactToken, systemClock } from './signed-token.ts';
 
 /**
- * `jti` as issued: 24 lowercase hex (96 bits), the form of the published vector and of
- * the reference checker, which rejects any other length; issuing longer ids would make
- * other verifiers refuse our tickets. Verification accepts 24–64 hex.
+ * `jti` is exactly 24 lowercase hex (96 bits), issued and accepted, as the profile and
+ * its vector require (spec/decisions.md D-042): the dispatch `jti` is not a replay
+ * nonce, and any other length would be refused by other verifiers.
  */
-const ISSUED_JTI = /^[0-9a-f]{24}$/;
-const ACCEPTED_JTI = /^[0-9a-f]{24,64}$/;
+const JTI = /^[0-9a-f]{24}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** How long the directory's tickets live unless told otherwise ("a short expiry"). */
 export const DISPATCH_ROUTE_TICKET_DEFAULT_TTL_SECONDS = 60;
@@ -57,7 +56,7 @@ export function issueDispatchRouteTicket(
   if (!Number.isSafeInteger(ttl) || ttl <= 0)
     throw new RangeError('ttlSeconds must be a positive integer');
   const jti = opts.jti ?? randomBytes(12).toString('hex');
-  if (!ISSUED_JTI.test(jti)) throw new RangeError('jti must be 24 lowercase hex');
+  if (!JTI.test(jti)) throw new RangeError('jti must be 24 lowercase hex');
   if (opts.policyManifestSha256 !== undefined && !SHA256_HEX.test(opts.policyManifestSha256)) {
     throw new RangeError('policyManifestSha256 must be 64 lowercase hex');
   }
@@ -112,7 +111,7 @@ export interface VerifyDispatchRouteTicketOptions {
 /**
  * Client-side ticket check. Valid iff the signature verifies, `v == 1`, `typ`, `iss`,
  * `aud`, `node_id` and `intent` match, `iat`/`exp` are integers, `exp > now` (strict,
- * no grace), `jti` is hex (24 in the vector) and `policy_manifest_sha256`, when present, is 64 hex.
+ * no grace), `jti` is 24 hex and `policy_manifest_sha256`, when present, is 64 hex.
  */
 export function verifyDispatchRouteTicket(
   ticket: string,
@@ -128,7 +127,7 @@ export function verifyDispatchRouteTicket(
     typeof c.node_id !== 'string' ||
     typeof c.intent !== 'string' ||
     typeof c.jti !== 'string' ||
-    !ACCEPTED_JTI.test(c.jti) ||
+    !JTI.test(c.jti) ||
     !isIntegerClaim(c.iat) ||
     !isIntegerClaim(c.exp) ||
     (c.policy_manifest_sha256 !== undefined &&

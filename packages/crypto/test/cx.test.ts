@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { IicpProtocolError } from '@iicp/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -185,10 +186,12 @@ describe('IICP-CX tier 1 (iicp-confidentiality.md §4–§6)', () => {
 });
 
 describe('cx_public_key advertisement (§3.1)', () => {
-  it('key_id is the first 8 bytes of sha256(SPKI DER) as 16 hex', () => {
+  it('key_id is "cx-" + the first 16 hex of sha256(raw key) (decision D-054)', () => {
     const pair = cxKeyPairFromPrivateKey(new Uint8Array(32).fill(7));
-    expect(pair.keyId).toMatch(/^[0-9a-f]{16}$/);
-    expect(cxKeyId(pair.publicKey)).toBe(pair.keyId);
+    expect(pair.keyId).toMatch(/^cx-[0-9a-f]{16}$/);
+    expect(cxKeyId(pair.publicKey)).toBe(
+      `cx-${createHash('sha256').update(pair.publicKey).digest('hex').slice(0, 16)}`,
+    );
   });
 
   it('advertises and parses back; expired or malformed keys are "no key"', () => {

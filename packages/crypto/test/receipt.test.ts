@@ -6,6 +6,7 @@ import {
   EMPTY_RESPONSE_HASH,
   challengeResponse,
   computeResponseHash,
+  generateReceiptNonce,
   receiptCanonicalMessage,
   signReceipt,
   verifyChallengeResponse,
@@ -145,6 +146,19 @@ describe('receipt canonical message (§10.3)', () => {
     expect(receiptCanonicalMessage({ ...base, querying_node_id: '' })).toBe(
       receiptCanonicalMessage(base),
     );
+  });
+
+  it('accepts a 1–64 printable ASCII nonce (uuid4 too) and issues 32 hex (decision D-052)', () => {
+    const k = 'key';
+    const withNonce = (nonce: string) => {
+      const r = { ...base, nonce };
+      return verifyReceipt({ ...r, signature: signReceipt(r, k) }, { nodeHmacKey: k });
+    };
+    expect(withNonce('9f1c2d3e-4b5a-4c6d-8e7f-001122334455')).toEqual({ ok: true });
+    expect(withNonce('a'.repeat(65))).toEqual({ ok: false, reason: 'malformed' });
+    expect(withNonce('')).toEqual({ ok: false, reason: 'malformed' });
+    expect(withNonce('caf\u00e9')).toEqual({ ok: false, reason: 'malformed' });
+    expect(generateReceiptNonce()).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('refuses a non-integer token count', () => {

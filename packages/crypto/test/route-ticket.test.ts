@@ -138,6 +138,39 @@ describe('dispatch route ticket: issue', () => {
     expect(t.ticket.split('.')[0]).toBe(FIXTURE.valid.token.split('.')[0]);
   });
 
+  it('accepts only a 24-hex jti (decision D-042), even when correctly signed', () => {
+    const claims = {
+      v: 1,
+      typ: 'dispatch-route-ticket',
+      iss: ISS,
+      aud: 'iicp.directory.dispatch',
+      jti: '0123456789abcdef0123456789abcdef',
+      node_id: NODE,
+      intent: CHAT,
+      iat: 0,
+      exp: 100,
+    };
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    const sig = key.sign(new TextEncoder().encode(`iicp:dispatch-route-ticket:v1\n${payload}`));
+    const res = verifyDispatchRouteTicket(`${payload}.${Buffer.from(sig).toString('hex')}`, {
+      directoryPublicKey: key.publicKey,
+      issuer: ISS,
+      nodeId: NODE,
+      intent: CHAT,
+      clock: () => 1,
+    });
+    expect(res).toEqual({ ok: false, reason: 'malformed' });
+    expect(() =>
+      issueDispatchRouteTicket({
+        signer: key,
+        issuer: ISS,
+        nodeId: NODE,
+        intent: CHAT,
+        jti: claims.jti,
+      }),
+    ).toThrow(RangeError);
+  });
+
   it('carries policy_manifest_sha256 when given and rejects a malformed one', () => {
     const sha = 'a'.repeat(64);
     const t = issueDispatchRouteTicket({
