@@ -112,7 +112,9 @@ const GROUP_OR_WORLD = 0o077;
 export async function loadDirectoryKeyFile(path: string): Promise<DirectoryKey> {
   let handle;
   try {
-    handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    // Symlinks are followed (Kubernetes mounts secrets through them); the mode checked
+    // below is that of the file actually opened.
+    handle = await open(path, fsConstants.O_RDONLY);
   } catch (err) {
     throw new IicpLocalError(
       'directory_key_unreadable',

@@ -104,3 +104,19 @@ describe('directory key file', () => {
     expect((err as Error).message).not.toContain('secret-material');
   });
 });
+
+describe('directory key file behind a symlink', () => {
+  it.skipIf(process.platform === 'win32')(
+    'checks the mode of the target, not of the link',
+    async () => {
+      const { symlink } = await import('node:fs/promises');
+      const target = join(dir, 'target-key');
+      await writeFile(target, SEED, { mode: 0o600 });
+      const link = join(dir, 'link-key');
+      await symlink(target, link);
+      expect((await loadDirectoryKeyFile(link)).publicKeyHex).toBe(PUB);
+      await chmod(target, 0o644);
+      await expect(loadDirectoryKeyFile(link)).rejects.toThrow(/chmod 600/);
+    },
+  );
+});
