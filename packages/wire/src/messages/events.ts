@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NonNegativeIntSchema, UuidSchema } from '../primitives.ts';
+import { NonNegativeIntSchema } from '../primitives.ts';
 
 /**
  * Event types of the federated stream (iicp-federated-directory.md DIR-FED-16 plus the
@@ -32,7 +32,8 @@ export type DirectoryEventType = (typeof DIRECTORY_EVENT_TYPES)[number];
  * `sig` is a non-empty string here and the verifier decides.
  */
 export const DirectoryEventSchema = z.looseObject({
-  event_id: UuidSchema,
+  // The published chain vector uses ids like "event-0001": any non-empty id is accepted.
+  event_id: z.string().min(1).max(128),
   event_type: z.string().regex(/^[A-Z][A-Z0-9_]*$/, { message: 'event_type must be UPPER_SNAKE' }),
   seq: NonNegativeIntSchema,
   ts_ms: NonNegativeIntSchema,
@@ -43,7 +44,8 @@ export const DirectoryEventSchema = z.looseObject({
     .nullable()
     .optional(),
   sig: z.string().min(1),
-  signer_did: z.string().min(1),
+  // Absent in the published chain vector; our directory always sets it.
+  signer_did: z.string().min(1).optional(),
 });
 export type DirectoryEvent = z.infer<typeof DirectoryEventSchema>;
 

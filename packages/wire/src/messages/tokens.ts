@@ -61,8 +61,10 @@ export const DispatchRouteTicketClaimsSchema = z
     typ: z.literal(DISPATCH_ROUTE_TICKET_TYPE),
     iss: z.string().min(1),
     aud: z.literal(DISPATCH_ROUTE_TICKET_AUDIENCE),
-    jti: z.string().regex(/^[0-9a-f]{24,64}$/, { message: 'jti must be 24–64 lowercase hex' }),
-    node_id: UuidSchema,
+    // D-042: exactly 24 lowercase hex, as the profile and its published vector have it.
+    jti: z.string().regex(/^[0-9a-f]{24}$/, { message: 'jti must be 24 lowercase hex' }),
+    // The published vector uses a non-UUID id ("node-00000001"): accept any node id.
+    node_id: z.string().min(1).max(128),
     intent: IntentUrnSchema,
     iat: unixSeconds,
     exp: unixSeconds,
