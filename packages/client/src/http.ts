@@ -1,0 +1,78 @@
+import { IicpProtocolError } from '@iicp/wire';
+import { abortedError, peerError } from './errors.ts';
+
+/** `X-IICP-Version` our clients send; servers never require it (spec/decisions.md D-019). */
+export const IICP_VERSION_HEADER_VALUE = '1.5';
+
+export interface JsonResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/** Largest control-plane body the client reads (discover lists, tokens, tickets). */
+const MAX_CONTROL_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Reads a body as JSON; a body that is not JSON becomes `undefined`. */
+export async function readJson(res: Response, max = MAX_CONTROL_BODY_BYTES): Promise<unknown> {
+  const text = await res.text();
+  if (text.length > max) return undefined;
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One control-plane request to the directory. Every failure is an IicpProtocolError
+ * (SDK-ERR-01): an unreachable directory is `service_unavailable` (503), a non-2xx
+ * answer is the directory's own error envelope.
+ */
+export async function directoryRequest(
+  fetchFn: typeof fetch,
+  url: string,
+  init: RequestInit & { readonly signal: AbortSignal; readonly callerSignal?: AbortSignal },
+  secrets: readonly string[],
+): Promise<JsonResponse> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, init);
+  } catch (err) {
+    if (init.callerSignal?.aborted) throw abortedError(init.callerSignal.reason);
+    throw new IicpProtocolError(
+      'service_unavailable',
+      init.signal.aborted ? 'the directory did not answer in time' : 'the directory is unreachable',
+      { details: { cause: err instanceof Error ? err.name : 'error' } },
+    );
+  }
+  let body: unknown;
+  try {
+    body = await readJson(res);
+  } catch {
+    if (init.callerSignal?.aborted) throw abortedError(init.callerSignal.reason);
+    throw new IicpProtocolError('service_unavailable', 'the directory closed the connection');
+  }
+  if (res.status < 200 || res.status > 299) throw peerError(body, res.status, secrets);
+  return { status: res.status, headers: res.headers, body };
+}
+
+/** `AbortSignal.any` of the caller's signal and a timeout. */
+export function withTimeout(
+  signal: AbortSignal | undefined,
+  ms: number,
+): { signal: AbortSignal; cancel: () => void } {
+  const ctl = new AbortController();
+  const t = setTimeout(() => ctl.abort(new DOMException('timed out', 'TimeoutError')), ms);
+  const onAbort = () => ctl.abort(signal?.reason);
+  if (signal?.aborted) ctl.abort(signal.reason);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ctl.signal,
+    cancel: () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import {
+  CONSUMER_TOKEN_HEADER,
+  IicpProtocolError,
+  TRACE_ID_HEADER,
+  TaskResponseSchema,
+  errorInfo,
+  safeParseWire,
+} from '@iicp/wire';
+import type { TaskConstraints, TaskResponse } from '@iicp/wire';
+import type { AttemptFailure } from '@iicp/scoring';
+import type { DirectoryClient } from './directory.ts';
+import { abortedError, peerError, redactSecrets } from './errors.ts';
+import type { IicpError } from './errors.ts';
+import { IICP_VERSION_HEADER_VALUE, readJson, withTimeout } from './http.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { AttemptResult, Target } from './router.ts';
+import { traceparentFor } from './trace.ts';
+
+/** Largest RESPONSE body read into memory (embeddings of long batches fit well inside). */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Everything one logical task keeps across its attempts. */
+export interface TaskContext {
+  readonly o: ResolvedOptions;
+  readonly directory: DirectoryClient;
+  readonly secrets: readonly string[];
+  readonly taskId: string;
+  readonly intent: string;
+  readonly payload: Record<string, unknown>;
+  readonly constraints: TaskConstraints;
+  readonly traceId: string;
+  readonly signal: AbortSignal | undefined;
+  /** Checks a successful result (registered output contract); an error fails the attempt. */
+  readonly checkResult: (result: unknown) => IicpProtocolError | undefined;
+}
+
+/** A started attempt whose answer is an SSE lifecycle stream. */
+export interface OpenStream {
+  readonly kind: 'sse';
+  readonly body: ReadableStream<Uint8Array>;
+  readonly nodeId: string | undefined;
+  /** Aborts the request (the node sees the connection close) and clears the deadline. */
+  readonly close: () => void;
+  readonly attemptSignal: AbortSignal;
+}
+
+/** A node without the lifecycle profile answered with one buffered RESPONSE. */
+export interface BufferedAnswer {
+  readonly kind: 'buffered';
+  readonly response: TaskResponse;
+  readonly nodeId: string | undefined;
+}
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function transportFailure(
+  err: unknown,
+  callerSignal: AbortSignal | undefined,
+  attemptSignal: AbortSignal,
+): { failure: AttemptFailure; error: IicpError } {
+  if (callerSignal?.aborted) {
+    return { failure: { kind: 'aborted' }, error: abortedError(callerSignal.reason) };
+  }
+  if (attemptSignal.aborted) {
+    return {
+      failure: { kind: 'timeout' },
+      error: new IicpProtocolError('task_timeout', 'the node did not answer within timeout_ms'),
+    };
+  }
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code !== undefined && CONNECT_CODES.has(code)) {
+    return {
+      failure: { kind: 'connect' },
+      error: new IicpProtocolError('service_unavailable', 'the node could not be reached'),
+    };
+  }
+  return {
+    failure: { kind: 'peer_closed' },
+    error: new IicpProtocolError('service_unavailable', 'the node closed the connection'),
+  };
+}
+
+/** A RESPONSE with `status` other than `success` as an attempt failure (iicp-core.md §3.2). */
+function responseFailure(
+  res: TaskResponse,
+  secrets: readonly string[],
+): { failure: AttemptFailure; error: IicpError } {
+  if (res.status === 'timeout') {
+    return {
+      failure: { kind: 'http', status: 504, code: 'task_timeout' },
+      error: new IicpProtocolError('task_timeout', 'the node reported a timeout'),
+    };
+  }
+  const code = res.error?.code ?? 'backend_error';
+  const status = errorInfo(code)?.status ?? 502;
+  const error = peerError(
+    { error: { ...res.error, code, message: res.error?.message ?? 'task failed' } },
+    status,
+    secrets,
+  );
+  return { failure: { kind: 'http', status, code }, error };
+}
+
+function invalidAnswer(message: string): { failure: AttemptFailure; error: IicpError } {
+  // A node speaking something else is treated like a broken connection: try elsewhere.
+  return {
+    failure: { kind: 'peer_closed' },
+    error: new IicpProtocolError('backend_error', message),
+  };
+}
+
+async function credentials(
+  ctx: TaskContext,
+  target: Target,
+): Promise<
+  | { ok: true; headers: Record<string, string>; auth: { node_token: string } | undefined }
+  | { ok: false; result: AttemptResult<never> }
+> {
+  const headers: Record<string, string> = {};
+  const lf = ctx.o.localFallback;
+  const bodyToken = target.local ? (lf?.nodeToken ?? ctx.o.nodeToken) : ctx.o.nodeToken;
+  if (ctx.o.identity && target.nodeId !== undefined && !(target.local && lf?.nodeToken)) {
+    try {
+      headers[CONSUMER_TOKEN_HEADER] = await ctx.directory.consumerToken(
+        target.nodeId,
+        ctx.intent,
+        ctx.signal,
+      );
+      // D-015: with a consumer token the body carries no node_token.
+      return { ok: true, headers, auth: undefined };
+    } catch (err) {
+      const error = err as IicpError;
+      if (ctx.signal?.aborted) {
+        return {
+          ok: false,
+          result: {
+            ok: false,
+            failure: { kind: 'aborted' },
+            error: abortedError(ctx.signal.reason),
+          },
+        };
+      }
+      const status = error instanceof IicpProtocolError ? error.status : 500;
+      // Our own identity was refused: no other node will do better. Anything else
+      // (unknown target, directory hiccup) moves on without blaming the node.
+      return {
+        ok: false,
+        result: {
+          ok: false,
+          failure: { kind: 'http', status: 503, code: error.code },
+          error,
+          action: status === 401 || status === 403 ? 'fail' : 'switch_now',
+        },
+      };
+    }
+  }
+  return { ok: true, headers, auth: bodyToken ? { node_token: bodyToken } : undefined };
+}
+
+/**
+ * One CALL attempt, `POST {endpoint}/v1/task` (iicp-core.md §3.1). With `stream`, the
+ * lifecycle profile is required and SSE accepted; the answer is then either an open
+ * stream or a buffered RESPONSE.
+ */
+export async function attemptTask(
+  ctx: TaskContext,
+  target: Target,
+  stream: false,
+): Promise<AttemptResult<TaskResponse>>;
+export async function attemptTask(
+  ctx: TaskContext,
+  target: Target,
+  stream: true,
+): Promise<AttemptResult<OpenStream | BufferedAnswer>>;
+export async function attemptTask(
+  ctx: TaskContext,
+  target: Target,
+  stream: boolean,
+): Promise<AttemptResult<TaskResponse | OpenStream | BufferedAnswer>> {
+  const cred = await credentials(ctx, target);
+  if (!cred.ok) return cred.result;
+  const body: Record<string, unknown> = {
+    task_id: ctx.taskId,
+    intent: ctx.intent,
+    payload: ctx.payload,
+    constraints: ctx.constraints,
+    trace: { trace_id: ctx.traceId },
+  };
+  if (cred.auth) body.auth = cred.auth;
+  const headers: Record<string, string> = {
+    ...ctx.o.headers,
+    'content-type': 'application/json',
+    accept: stream ? 'text/event-stream, application/json;q=0.5' : 'application/json',
+    'x-iicp-version': IICP_VERSION_HEADER_VALUE,
+    [TRACE_ID_HEADER]: ctx.traceId,
+    ...cred.headers,
+  };
+  const traceparent = traceparentFor(ctx.traceId);
+  if (traceparent) headers.traceparent = traceparent;
+
+  const deadline = withTimeout(ctx.signal, ctx.constraints.timeout_ms + ctx.o.attemptGraceMs);
+  let keepDeadline = false;
+  try {
+    let res: Response;
+    try {
+      res = await ctx.o.fetch(`${target.endpoint.replace(/\/+$/, '')}/v1/task`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: deadline.signal,
+        redirect: 'error',
+      });
+    } catch (err) {
+      return { ok: false, ...transportFailure(err, ctx.signal, deadline.signal) };
+    }
+    const type = res.headers.get('content-type') ?? '';
+    if (stream && res.status === 200 && type.toLowerCase().startsWith('text/event-stream')) {
+      if (!res.body) return { ok: false, ...invalidAnswer('the node sent an empty stream') };
+      keepDeadline = true;
+      const ctl = deadline;
+      return {
+        ok: true,
+        value: {
+          kind: 'sse',
+          body: res.body,
+          nodeId: target.nodeId,
+          attemptSignal: deadline.signal,
+          close: () => {
+            ctl.cancel();
+            res.body?.cancel().catch(() => undefined);
+          },
+        },
+      };
+    }
+    let parsedBody: unknown;
+    try {
+      parsedBody = await readJson(res, MAX_RESPONSE_BYTES);
+    } catch (err) {
+      return { ok: false, ...transportFailure(err, ctx.signal, deadline.signal) };
+    }
+    if (res.status !== 200) {
+      const error = peerError(parsedBody, res.status, ctx.secrets);
+      return { ok: false, failure: { kind: 'http', status: res.status, code: error.code }, error };
+    }
+    const parsed = safeParseWire(TaskResponseSchema, parsedBody);
+    if (!parsed.ok) {
+      return {
+        ok: false,
+        ...invalidAnswer(
+          `the node answered with an invalid RESPONSE (${redactSecrets(parsed.error.message, ctx.secrets)})`,
+        ),
+      };
+    }
+    const response = parsed.value;
+    if (response.task_id !== ctx.taskId) {
+      return { ok: false, ...invalidAnswer('the node answered for another task_id') };
+    }
+    if (response.status !== 'success')
+      return { ok: false, ...responseFailure(response, ctx.secrets) };
+    const bad = ctx.checkResult(response.result);
+    if (bad) return { ok: false, failure: { kind: 'peer_closed' }, error: bad };
+    return {
+      ok: true,
+      value: stream ? { kind: 'buffered', response, nodeId: target.nodeId } : response,
+    };
+  } finally {
+    if (!keepDeadline) deadline.cancel();
+  }
+}
