@@ -217,6 +217,13 @@ function resultChecker(intent: string, secrets: readonly string[]) {
   };
 }
 
+/** `tokens_used` of an event, top level (profile vectors) or in `metrics` (terminal RESPONSE fields). */
+function tokensOf(ev: LifecycleEvent): number | undefined {
+  if (typeof ev.tokens_used === 'number') return ev.tokens_used;
+  const m = ev.metrics as { tokens_used?: unknown } | undefined;
+  return m && typeof m.tokens_used === 'number' ? m.tokens_used : undefined;
+}
+
 function nowSeconds(o: ResolvedOptions): number {
   return Math.floor(o.now() / 1000);
 }
@@ -333,7 +340,7 @@ export function createClient(options: ClientOptions): IicpClient {
               is_final: ev.is_final,
               result: ev.result as R | undefined,
               text: textOfChunk(ev.result),
-              ...(ev.tokens_used !== undefined ? { tokens_used: ev.tokens_used } : {}),
+              ...(tokensOf(ev) !== undefined ? { tokens_used: tokensOf(ev) } : {}),
               ...(typeof ev.model_used === 'string' ? { model_used: ev.model_used } : {}),
               node_id: s.nodeId,
             };

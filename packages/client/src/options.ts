@@ -201,7 +201,7 @@ export function resolveOptions(input: ClientOptions): ResolvedOptions {
   if (o.tlsVerify === false || o.tls_verify === false) {
     throw invalidConfig('TLS verification cannot be turned off (SDK-05)');
   }
-  const timeoutRaw = o.timeoutMs ?? o.timeout_ms;
+  const timeoutRaw = o.timeoutMs !== undefined ? o.timeoutMs : o.timeout_ms;
   const routingProfile = o.routingProfile ?? 'standard';
   if (!(ROUTING_PROFILES as readonly string[]).includes(routingProfile)) {
     throw invalidConfig(`routingProfile must be one of ${ROUTING_PROFILES.join(', ')}`);
