@@ -188,6 +188,15 @@ export const ERROR_TABLE = [
     },
   ),
   e(
+    'aborted',
+    null,
+    'The caller cancelled the call through its AbortSignal; nothing is retried.',
+    'project (spec/decisions.md)',
+    {
+      side: 'client',
+    },
+  ),
+  e(
     'IICP-POLICY-001',
     null,
     'The client refuses a prohibited intent before discovery; terminal.',
