@@ -1,0 +1,164 @@
+/**
+ * `buildApp(opts)`: the directory as an unstarted Fastify instance on @iicp/http.
+ * Every route is served under both `/v1` and `/api/v1` without redirects (digest C5);
+ * `GET /iicp/health` and `GET /iicp/ready` (database check) sit outside the prefixes.
+ */
+import { readFileSync } from 'node:fs';
+import { NodeTokenCache, DEFAULT_BCRYPT_COST } from '@iicp/crypto';
+import {
+  createHttpClient,
+  createIicpServer,
+  createSsrfGuard,
+  type IicpFastifyInstance,
+} from '@iicp/http';
+import { DiscoverIndex } from '@iicp/scoring';
+import { IicpProtocolError } from '@iicp/wire';
+import type { FastifyInstance } from 'fastify';
+import {
+  DEFAULT_DIRECTORY_PORT,
+  DEFAULT_HOST,
+  DEFAULT_DORMANT_RETENTION_MS,
+  DEFAULT_INDEX_REFRESH_MS,
+  DEFAULT_REGISTER_RATE_LIMIT,
+  DEFAULT_SWEEP_INTERVAL_MS,
+  type DirectoryOptions,
+} from './config.ts';
+import type { DirectoryContext, ResolvedConfig } from './context.ts';
+import { discoverRoutes } from './routes/discover.ts';
+import { heartbeatRoutes } from './routes/heartbeat.ts';
+import { infoRoutes } from './routes/info.ts';
+import { registerRoutes } from './routes/register.ts';
+import { NodeStore } from './storage/node-store.ts';
+import { openDatabase } from './storage/open.ts';
+import { Upkeep } from './sweeper.ts';
+
+export const DIRECTORY_VERSION = '0.0.0';
+export const ROUTE_PREFIXES = ['/v1', '/api/v1'] as const;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    directory: DirectoryContext;
+    upkeep: Upkeep;
+  }
+}
+
+/** CA list for the probe: explicit CAs plus NODE_EXTRA_CA_CERTS, on top of the system roots. */
+function probeCa(opts: DirectoryOptions): (string | Buffer)[] | undefined {
+  const extra: (string | Buffer)[] = [];
+  if (opts.probeCa !== undefined) {
+    extra.push(...(Array.isArray(opts.probeCa) ? opts.probeCa : [opts.probeCa as string | Buffer]));
+  }
+  if (extra.length === 0) return undefined; // undici then uses node's store incl. NODE_EXTRA_CA_CERTS
+  const file = process.env['NODE_EXTRA_CA_CERTS'];
+  if (file) {
+    try {
+      extra.push(readFileSync(file));
+    } catch {
+      // node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up.
+    }
+  }
+  return extra;
+}
+
+export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastifyInstance> {
+  const database = await openDatabase({
+    databaseUrl: opts.databaseUrl,
+    dataDir: opts.dataDir,
+    sqliteFile: opts.sqliteFile,
+  });
+  const store = new NodeStore(database.db);
+  try {
+    await store.migrate();
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const app = await createIicpServer({
+    logger:
+      opts.logLevel === undefined || opts.logLevel === 'silent' ? false : { level: opts.logLevel },
+    openapi: { title: 'IICP directory', version: DIRECTORY_VERSION },
+    trustProxy: false,
+  });
+  const allowPrivate = opts.allowPrivateEndpoints === true;
+  const ca = probeCa(opts);
+  const prober = createHttpClient({
+    ssrf: { allowPrivate },
+    connectTo: { ...(opts.probeConnectTo ?? {}) },
+    timeoutMs: 5_000,
+    connections: 4,
+    ...(ca ? { ca } : {}),
+    headers: { 'user-agent': `iicp-directory/${DIRECTORY_VERSION}` },
+  });
+  const config: ResolvedConfig = {
+    publicUrl:
+      opts.publicUrl ??
+      `http://${opts.host ?? DEFAULT_HOST}:${opts.port ?? DEFAULT_DIRECTORY_PORT}`,
+    registerRateLimit: opts.registerRateLimit ?? DEFAULT_REGISTER_RATE_LIMIT,
+    allowPrivateEndpoints: allowPrivate,
+    probeConnectTo: opts.probeConnectTo ?? {},
+    bcryptCost: opts.bcryptCost ?? DEFAULT_BCRYPT_COST,
+    trustProxy: opts.trustProxy === true,
+    storage: database.description,
+  };
+  const ctx: DirectoryContext = {
+    store,
+    index: new DiscoverIndex(),
+    nodes: new Map(),
+    tokens: new NodeTokenCache(),
+    prober,
+    guard: createSsrfGuard({ allowPrivate }),
+    config,
+    now: opts.now ?? Date.now,
+    version: DIRECTORY_VERSION,
+  };
+  const upkeep = new Upkeep(ctx, opts.dormantRetentionMs ?? DEFAULT_DORMANT_RETENTION_MS);
+  await upkeep.warm();
+  app.decorate('directory', ctx);
+  app.decorate('upkeep', upkeep);
+
+  const routes = async (scope: FastifyInstance): Promise<void> => {
+    registerRoutes(scope, ctx);
+    heartbeatRoutes(scope, ctx);
+    discoverRoutes(scope, ctx);
+    infoRoutes(scope, ctx);
+  };
+  for (const prefix of ROUTE_PREFIXES) await app.register(routes, { prefix });
+
+  app.get('/iicp/health', () => ({
+    status: 'ok',
+    service: 'iicp-directory',
+    version: DIRECTORY_VERSION,
+  }));
+  app.get('/iicp/ready', async () => {
+    try {
+      await store.ping();
+    } catch {
+      throw new IicpProtocolError('service_unavailable', 'database not reachable');
+    }
+    return { ready: true, storage: database.kind };
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  if (opts.timers !== false) {
+    const every = (ms: number, fn: () => Promise<unknown>): void => {
+      let running = false;
+      const t = setInterval(() => {
+        if (running) return;
+        running = true;
+        fn()
+          .catch((e: unknown) => app.log.warn({ err: e }, 'directory upkeep failed'))
+          .finally(() => (running = false));
+      }, ms);
+      t.unref();
+      timers.push(t);
+    };
+    every(opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, () => upkeep.sweep());
+    every(opts.indexRefreshMs ?? DEFAULT_INDEX_REFRESH_MS, () => upkeep.refresh());
+  }
+  app.addHook('onClose', async () => {
+    for (const t of timers) clearInterval(t);
+    await prober.close();
+    await database.close();
+  });
+  return app;
+}

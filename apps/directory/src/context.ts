@@ -1,0 +1,259 @@
+/**
+ * What every route shares: the store, this instance's in-memory discover index (kept
+ * current by its own writes and refreshed from the database so that instances sharing
+ * one PostgreSQL agree within seconds), the verified-token cache, the liveness prober,
+ * and the mapping from stored rows to wire views.
+ */
+import { NodeTokenCache, nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
+import type { HttpClient, SsrfGuard } from '@iicp/http';
+import { DiscoverIndex, type ScoringNode } from '@iicp/scoring';
+import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
+import type { FastifyRequest } from 'fastify';
+import type { NodeStore, StoredNode } from './storage/node-store.ts';
+
+export interface ResolvedConfig {
+  readonly publicUrl: string;
+  readonly registerRateLimit: number;
+  readonly allowPrivateEndpoints: boolean;
+  readonly probeConnectTo: Readonly<Record<string, string>>;
+  readonly bcryptCost: number;
+  readonly trustProxy: boolean;
+  readonly storage: string;
+}
+
+export interface DirectoryContext {
+  readonly store: NodeStore;
+  readonly index: DiscoverIndex;
+  /** Current non-deregistered nodes by id, as last written or refreshed. */
+  readonly nodes: Map<string, StoredNode>;
+  readonly tokens: NodeTokenCache;
+  readonly prober: HttpClient;
+  readonly guard: SsrfGuard;
+  readonly config: ResolvedConfig;
+  readonly now: () => number;
+  readonly version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The node authenticated by {@link requireNode}. */
+    iicpNode?: StoredNode;
+  }
+}
+
+/**
+ * An `onRequest` hook: authenticates before the body is even parsed, so a missing or
+ * wrong token is 401 whatever the body or its media type.
+ */
+export function requireNode(ctx: DirectoryContext) {
+  return async (req: FastifyRequest): Promise<void> => {
+    req.iicpNode = await authenticate(ctx, req);
+  };
+}
+
+/** The node {@link requireNode} authenticated. */
+export function authedNode(req: FastifyRequest): StoredNode {
+  if (!req.iicpNode) throw new IicpProtocolError('unauthorized', 'missing or invalid node token');
+  return req.iicpNode;
+}
+
+/** First 16 hex digits of SHA-256(token): the stored, non-secret lookup key. */
+export function tokenLookupKey(token: string): string {
+  return nodeTokenFingerprint(token).slice(0, 16);
+}
+
+/** Bearer token from the Authorization header, or undefined. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer\s+(\S{1,256})\s*$/i.exec(h);
+  return m?.[1];
+}
+
+const UNAUTHORIZED = 'missing or invalid node token';
+
+/**
+ * The node a Bearer node_token belongs to (iicp-dir.md §3.2: validated on every call),
+ * or 401 `unauthorized`. Runs before any body validation.
+ */
+export async function authenticate(
+  ctx: DirectoryContext,
+  req: FastifyRequest,
+): Promise<StoredNode> {
+  const token = bearerToken(req);
+  if (!token) throw new IicpProtocolError('unauthorized', UNAUTHORIZED);
+  const candidates = await ctx.store.findByTokenLookup(tokenLookupKey(token));
+  for (const n of candidates) {
+    if (await verifyNodeToken(token, n.nodeId, n.tokenHash, ctx.tokens)) return n;
+  }
+  throw new IicpProtocolError('unauthorized', UNAUTHORIZED);
+}
+
+function stripV4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/**
+ * The client IP (iicp-core.md §11 DIR-ADDR-05): `CF-Connecting-IP`, then the first
+ * `X-Forwarded-For` entry, then the TCP peer. The headers are honoured only when the
+ * operator says a proxy sets them (`--trust-proxy`); the value is informational.
+ */
+export function clientIp(ctx: DirectoryContext, req: FastifyRequest): string {
+  if (ctx.config.trustProxy) {
+    const cf = req.headers['cf-connecting-ip'];
+    if (typeof cf === 'string' && cf.trim() !== '') return stripV4Mapped(cf.trim());
+    const xff = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
+    if (first) return stripV4Mapped(first);
+  }
+  return stripV4Mapped(req.socket.remoteAddress ?? 'unknown');
+}
+
+interface CapabilityRecord {
+  intent: string;
+  models?: string[];
+  input_modalities?: string[];
+}
+
+function capabilitiesOf(n: StoredNode): CapabilityRecord[] {
+  const caps = n.record['capabilities'];
+  return Array.isArray(caps) ? (caps as CapabilityRecord[]) : [];
+}
+
+function recordObject(n: StoredNode, key: string): Record<string, unknown> | undefined {
+  const v = n.record[key];
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}
+
+export function maxConcurrentOf(n: StoredNode): number {
+  const mc = recordObject(n, 'limits')?.['max_concurrent'];
+  return typeof mc === 'number' ? mc : 1;
+}
+
+/** Stored row → the flat shape @iicp/scoring ranks. */
+export function toScoringNode(n: StoredNode): ScoringNode {
+  const mult = recordObject(n, 'pricing')?.['credit_cost_multiplier'];
+  const remote = recordObject(n, 'cip_policy')?.['allow_remote_inference'];
+  const availability = n.record['availability'];
+  return {
+    nodeId: n.nodeId,
+    region: n.region,
+    capabilities: capabilitiesOf(n).map((c) => ({
+      intent: c.intent,
+      models: c.models,
+      inputModalities: c.input_modalities,
+    })),
+    maxConcurrent: maxConcurrentOf(n),
+    available: n.available && n.status === 'active',
+    lastSeenMs: n.lastSeen,
+    load: n.load,
+    activeJobs: n.activeJobs,
+    reputation: n.reputation,
+    completedTasks: n.completedTasksCount,
+    availability: Array.isArray(availability)
+      ? (availability as ScoringNode['availability'])
+      : null,
+    creditCostMultiplier: typeof mult === 'number' ? mult : null,
+    allowRemoteInference: remote === true,
+  };
+}
+
+/** Put a node's latest state into this instance's index and view map. */
+export function indexNode(ctx: DirectoryContext, n: StoredNode): void {
+  if (n.status === 'active') {
+    ctx.nodes.set(n.nodeId, n);
+    ctx.index.upsert(toScoringNode(n));
+  } else {
+    dropNode(ctx, n.nodeId, n.status === 'deregistered');
+    if (n.status === 'dormant') ctx.nodes.set(n.nodeId, n);
+  }
+}
+
+export function dropNode(ctx: DirectoryContext, nodeId: string, forget: boolean): void {
+  ctx.index.remove(nodeId);
+  if (forget) {
+    ctx.nodes.delete(nodeId);
+    ctx.tokens.invalidateNode(nodeId);
+  }
+}
+
+function union(lists: (readonly string[] | undefined)[]): string[] {
+  const s = new Set<string>();
+  for (const l of lists) for (const x of l ?? []) s.add(x);
+  return [...s];
+}
+
+function pick(n: StoredNode, key: string): unknown {
+  const v = n.record[key];
+  return v === undefined ? null : v;
+}
+
+/** Route-dispatch node view (iicp-dir.md §3.4 NODELIST entry). */
+export function dispatchView(n: StoredNode, score: number): Record<string, unknown> {
+  const caps = capabilitiesOf(n);
+  const modalities = union(caps.map((c) => c.input_modalities ?? ['text']));
+  const cx = pick(n, 'cx_public_key');
+  return {
+    node_id: n.nodeId,
+    endpoint: n.endpoint,
+    transport_endpoint: pick(n, 'transport_endpoint'),
+    transport_method: pick(n, 'transport_method'),
+    transport_candidates: pick(n, 'transport_candidates'),
+    relay_endpoint: pick(n, 'relay_endpoint'),
+    transport_metadata: pick(n, 'transport_metadata'),
+    nat_type: pick(n, 'nat_type'),
+    address_family: pick(n, 'address_family'),
+    relay_capable: n.record['relay_capable'] === true,
+    reachability_tier: 'direct',
+    route_evidence: 'directory_observed',
+    region: n.region,
+    score: round4(score),
+    available: n.available && n.status === 'active',
+    load: n.load,
+    active_jobs: n.activeJobs,
+    max_concurrent: maxConcurrentOf(n),
+    status: n.status,
+    ...(n.livenessRttMs !== null ? { latency_estimate_ms: Math.round(n.livenessRttMs) } : {}),
+    reputation_score: n.reputation,
+    completed_tasks_count: n.completedTasksCount,
+    input_modalities: modalities,
+    models: union(caps.map((c) => c.models)),
+    capabilities: caps,
+    cip_conformance_level: n.record['cip_conformance_level'] ?? 'CIP-None',
+    cip_policy: pick(n, 'cip_policy'),
+    pricing: pick(n, 'pricing'),
+    cx_public_key: cx,
+    key_ready: cx !== null,
+    privacy_routing_status: cx !== null ? 'key_ready' : 'transitional',
+  };
+}
+
+/** `view=public` node (iicp-dir.md §3.4 public presentation): no id, routes or keys. */
+export function publicView(n: StoredNode, score: number): Record<string, unknown> {
+  const caps = capabilitiesOf(n);
+  return {
+    node_id_prefix: n.nodeId.replace(/-/g, '').slice(0, 8),
+    region: n.region,
+    score: round4(score),
+    available: n.available && n.status === 'active',
+    load: n.load,
+    reputation_score: n.reputation,
+    completed_tasks_count: n.completedTasksCount,
+    route_class: 'direct',
+    key_ready: n.record['cx_public_key'] != null,
+    models: union(caps.map((c) => c.models)),
+    input_modalities: union(caps.map((c) => c.input_modalities ?? ['text'])),
+    cip_conformance_level: n.record['cip_conformance_level'] ?? 'CIP-None',
+  };
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+/** Whether a node counts as live now (last heartbeat within 90 s, iicp-core.md §4). */
+export function isLive(n: StoredNode, now: number): boolean {
+  return n.status === 'active' && now - n.lastSeen <= LIVENESS_WINDOW_MS;
+}

@@ -1,0 +1,67 @@
+/**
+ * Background upkeep of one directory instance:
+ * - sweep: nodes without a heartbeat for more than 90 s become dormant (iicp-core.md
+ *   §4; digest §2), in the database, so every instance sees it;
+ * - refresh: rows changed by any instance since the last pass are folded into this
+ *   instance's discover index (several instances on one PostgreSQL agree within
+ *   `indexRefreshMs` + one query, inside the spec's 5 s);
+ * - prune (hourly): dormant nodes past retention (30 days, digest C29), tombstones
+ *   after a day, address history after 35 days (≥ 30 required), stale rate windows.
+ */
+import { LIVENESS_WINDOW_MS } from '@iicp/wire';
+import { ADDRESS_HISTORY_RETENTION_MS, REGISTER_RATE_WINDOW_MS } from './config.ts';
+import { indexNode, type DirectoryContext } from './context.ts';
+
+const PRUNE_EVERY_MS = 3600_000;
+const TOMBSTONE_RETENTION_MS = 24 * 3600_000;
+/** Re-read a little before the last refresh: clocks of instances differ slightly. */
+const REFRESH_OVERLAP_MS = 5_000;
+
+export class Upkeep {
+  #lastRefresh = 0;
+  #lastPrune = 0;
+
+  constructor(
+    private readonly ctx: DirectoryContext,
+    private readonly dormantRetentionMs: number,
+  ) {}
+
+  /** Load every current node into the index (start-up). */
+  async warm(): Promise<void> {
+    const now = this.ctx.now();
+    for (const n of await this.ctx.store.listCurrent()) indexNode(this.ctx, n);
+    this.#lastRefresh = now;
+  }
+
+  async sweep(): Promise<string[]> {
+    const now = this.ctx.now();
+    const ids = await this.ctx.store.markDormant(now - LIVENESS_WINDOW_MS, now);
+    for (const id of ids) {
+      const n = await this.ctx.store.get(id);
+      if (n) indexNode(this.ctx, n);
+    }
+    if (now - this.#lastPrune >= PRUNE_EVERY_MS) {
+      this.#lastPrune = now;
+      await this.ctx.store.prune({
+        dormantBefore: now - this.dormantRetentionMs,
+        tombstoneBefore: now - TOMBSTONE_RETENTION_MS,
+        historyBefore: now - ADDRESS_HISTORY_RETENTION_MS,
+        rateLimitBefore: now - 2 * REGISTER_RATE_WINDOW_MS,
+      });
+    }
+    return ids;
+  }
+
+  async refresh(): Promise<number> {
+    const now = this.ctx.now();
+    const rows = await this.ctx.store.changedSince(this.#lastRefresh - REFRESH_OVERLAP_MS);
+    this.#lastRefresh = now;
+    for (const n of rows) {
+      // A row older than what this instance already holds is a stale read; skip it.
+      const held = this.ctx.nodes.get(n.nodeId);
+      if (held && held.updatedAt > n.updatedAt) continue;
+      indexNode(this.ctx, n);
+    }
+    return rows.length;
+  }
+}
