@@ -4,9 +4,11 @@
  * one PostgreSQL agree within seconds), the verified-token cache, the liveness prober,
  * and the mapping from stored rows to wire views.
  */
-import { NodeTokenCache, nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
+import type { NodeTokenCache} from '@iicp/crypto';
+import { nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
 import type { HttpClient, SsrfGuard } from '@iicp/http';
-import { DiscoverIndex, type ScoringNode } from '@iicp/scoring';
+import type { DiscoverIndex} from '@iicp/scoring';
+import { type ScoringNode } from '@iicp/scoring';
 import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
 import type { FastifyRequest } from 'fastify';
 import type { NodeStore, StoredNode } from './storage/node-store.ts';
