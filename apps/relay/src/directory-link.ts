@@ -51,6 +51,7 @@ export class DirectoryLink {
   #registration: Registration | undefined;
   #endpoint: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #keyTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   heartbeats = 0;
 
@@ -93,7 +94,10 @@ export class DirectoryLink {
       this.opts.log.info({}, 'directory key loaded');
     } catch (err) {
       this.opts.log.warn({ err: describe(err) }, 'directory key not available yet; retrying');
-      this.#schedule(() => this.fetchKeyWithRetry(), this.opts.retryMs ?? 5_000);
+      if (this.#stopped) return;
+      clearTimeout(this.#keyTimer);
+      this.#keyTimer = setTimeout(() => void this.fetchKeyWithRetry(), this.opts.retryMs ?? 5_000);
+      this.#keyTimer.unref();
     }
   }
 
@@ -194,6 +198,7 @@ export class DirectoryLink {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#keyTimer);
     const reg = this.#registration;
     if (reg) {
       try {
