@@ -69,6 +69,23 @@ export default tseslint.config(
     },
   },
   {
+    // DESIGN.md: @iicp/http is the only package that touches fastify, undici or pino.
+    files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts', 'tools/*/src/**/*.ts'],
+    ignores: ['packages/http/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['fastify', 'undici', 'pino'].map((name) => ({
+            name,
+            message:
+              'Only @iicp/http imports fastify, undici or pino; import what you need from @iicp/http.',
+          })),
+        },
+      ],
+    },
+  },
+  {
     // Vitest configs share one helper at the root; they are not project sources.
     files: ['**/vitest.config.mts', 'vitest.*.mts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },

@@ -50,3 +50,5 @@ export type {
   HttpRequestOptions,
   HttpResponse,
 } from './client.ts';
+// The fastify types apps need, so that no app imports fastify itself (DESIGN.md).
+export type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

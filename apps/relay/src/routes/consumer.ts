@@ -6,7 +6,7 @@
  * `IICP-E031`.
  */
 import { PassThrough } from 'node:stream';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply } from '@iicp/http';
 import type { IicpFastifyInstance } from '@iicp/http';
 import { IicpProtocolError } from '@iicp/wire';
 import { z } from 'zod';

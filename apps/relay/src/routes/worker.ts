@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest } from '@iicp/http';
 import type { IicpFastifyInstance } from '@iicp/http';
 import { IicpProtocolError } from '@iicp/wire';
 import { z } from 'zod';
