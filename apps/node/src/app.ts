@@ -17,6 +17,7 @@ import {
   OPERATION_INTENTS,
   type Backend,
   type BackendOperation,
+  type BackendResult,
 } from './backends/types.ts';
 import { TaskIdWindow } from './idempotency.ts';
 import {
@@ -27,6 +28,7 @@ import {
   type LifecycleEventName,
 } from './lifecycle.ts';
 import { createNodeMetrics, OTHER_INTENT_LABEL, type NodeMetrics } from './metrics.ts';
+import { MCP_TOOLS_CALL_INTENT, type McpGateway, type McpToolInfo } from './mcp/gateway.ts';
 import { KeyedRateLimiter } from './rate-limit.ts';
 import { NodeRuntimeState } from './state.ts';
 
@@ -44,7 +46,10 @@ export interface OpenMeshOptions {
 }
 
 export interface NodeAppOptions {
-  backend: Backend;
+  /** Model backend for the llm intents. */
+  backend?: Backend;
+  /** MCP server for `urn:iicp:intent:mcp:tools/call:v1` (connected by the caller). */
+  mcp?: McpGateway;
   /** Shared with the directory client; a fresh one when omitted. */
   state?: NodeRuntimeState;
   /** Intents served; default every llm intent the backend can serve. */
@@ -78,6 +83,9 @@ export function nodeRuntime(app: IicpFastifyInstance): NodeRuntime {
   if (!r) throw new Error('not an iicp-node app');
   return r;
 }
+
+/** How an intent is executed. */
+type Handler = { kind: 'llm'; op: BackendOperation } | { kind: 'mcp' };
 
 interface InFlight {
   abort: AbortController;
@@ -132,13 +140,25 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     ...(opts.taskIdWindowMs !== undefined ? { windowMs: opts.taskIdWindowMs } : {}),
     ...(opts.taskIdMaxEntries !== undefined ? { maxEntries: opts.taskIdMaxEntries } : {}),
   });
-  const served = new Map<string, BackendOperation>();
-  for (const intent of opts.intents ?? backend.operations.map((op) => OPERATION_INTENTS[op])) {
-    const op = operationForIntent(intent);
-    if (!op || !backend.operations.includes(op)) {
-      throw new Error(`backend ${backend.type} cannot serve ${intent}`);
+  const mcp = opts.mcp;
+  if (!backend && !mcp) throw new Error('buildApp needs a backend, an MCP gateway, or both');
+  const served = new Map<string, Handler>();
+  const defaultIntents = [
+    ...(backend ? backend.operations.map((op) => OPERATION_INTENTS[op]) : []),
+    ...(mcp ? [MCP_TOOLS_CALL_INTENT] : []),
+  ];
+  for (const intent of opts.intents ?? defaultIntents) {
+    if (intent === MCP_TOOLS_CALL_INTENT && mcp) {
+      served.set(intent, { kind: 'mcp' });
+      continue;
     }
-    served.set(intent, op);
+    const op = operationForIntent(intent);
+    if (!op || !backend || !backend.operations.includes(op)) {
+      throw new Error(
+        `${backend ? `backend ${backend.type}` : 'this node'} cannot serve ${intent}`,
+      );
+    }
+    served.set(intent, { kind: 'llm', op });
   }
   const inFlight = new Map<string, InFlight>();
   let idleWaiters: (() => void)[] = [];
@@ -282,6 +302,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     let task: TaskRequest;
     let principal: Principal;
     let slot: Slot;
+    let mcpCall: { tool: McpToolInfo; args: Record<string, unknown> } | undefined;
     try {
       if (state.draining) throw new IicpProtocolError('service_unavailable', 'node is draining');
       openMeshLimit(request);
@@ -299,8 +320,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       }
       task = parseWire(TaskRequestSchema, body);
       principal = authorizeTask(task, request.headers, state, mode);
-      const op = served.get(task.intent);
-      if (!op)
+      const handler = served.get(task.intent);
+      if (!handler)
         throw new IicpProtocolError(
           'unknown_intent',
           'this node does not serve the requested intent',
@@ -317,6 +338,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
           details: { field: 'constraints.required_profiles', reason: 'unsupported_profile' },
         });
       }
+      if (handler.kind === 'mcp')
+        mcpCall = mcp!.admit(task.payload, principal.kind === 'anonymous');
       if (seen.has(task.task_id)) throw new IicpProtocolError('conflict', 'task_id already used');
       const qos: Qos = task.constraints.qos ?? DEFAULT_QOS;
       try {
@@ -334,8 +357,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       return sendError(reply, taskId, err);
     }
 
-    const op = served.get(task.intent)!;
-    const model = pickModel(task.payload);
+    const handler = served.get(task.intent)!;
+    const model = handler.kind === 'mcp' ? `mcp:${mcp!.serverName}` : pickModel(task.payload);
     const abort = new AbortController();
     const entry: InFlight = {
       abort,
@@ -360,6 +383,22 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     };
     reply.raw.once('close', onClose);
     const callOpts = { model, signal: abort.signal, timeoutMs: Math.ceil(budget) + 1_000 };
+    /** One buffered execution of whatever serves the intent. */
+    const invoke = async (): Promise<BackendResult> => {
+      if (handler.kind === 'llm') return backend!.invoke(handler.op, task.payload, callOpts);
+      const { tool, args } = mcpCall!;
+      // Audit without arguments (redacted_audit).
+      request.log.info(
+        { task_id: task.task_id, tool: tool.name, risk_class: tool.riskClass },
+        'mcp tool call',
+      );
+      const result = await mcp!.call(tool, args, {
+        signal: abort.signal,
+        timeoutMs: callOpts.timeoutMs,
+        anonymous: principal.kind === 'anonymous',
+      });
+      return { result, model };
+    };
     const finish = (status: string, tokens?: number): number => {
       clearTimeout(timer);
       inFlight.delete(task.task_id);
@@ -380,7 +419,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         request,
         reply,
         task,
-        op,
+        handler,
+        invoke,
         callOpts,
         entry,
         () => timedOut,
@@ -390,7 +430,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     }
 
     try {
-      const r = await backend.invoke(op, task.payload, callOpts);
+      const r = await invoke();
       const latency = finish('success', r.tokensUsed);
       return reply.code(200).send({
         task_id: task.task_id,
@@ -423,7 +463,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     request: FastifyRequest,
     reply: FastifyReply,
     task: TaskRequest,
-    op: BackendOperation,
+    handler: Handler,
+    invoke: () => Promise<BackendResult>,
     callOpts: { model: string; signal: AbortSignal; timeoutMs: number },
     entry: InFlight,
     timedOut: () => boolean,
@@ -458,8 +499,9 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     emit('accepted');
     try {
       let summary: { tokensUsed?: number; model: string; finishReason: string | null };
-      if (op === 'embedding') {
-        const r = await backend.invoke(op, task.payload, callOpts);
+      if (handler.kind !== 'llm' || handler.op === 'embedding') {
+        // Nothing to stream incrementally: one partial with the whole result.
+        const r = await invoke();
         emit('partial', { result: r.result });
         summary = {
           model: r.model,
@@ -467,7 +509,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
           ...(r.tokensUsed !== undefined ? { tokensUsed: r.tokensUsed } : {}),
         };
       } else {
-        summary = await backend.stream(op, task.payload, callOpts, (chunk) =>
+        summary = await backend!.stream(handler.op, task.payload, callOpts, (chunk) =>
           emit('partial', { result: chunk }),
         );
       }

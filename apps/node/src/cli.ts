@@ -22,6 +22,7 @@ import { DirectoryClient } from './directory/client.ts';
 import { NodeStateStore } from './directory/store.ts';
 import { ensureOperatorKey, loadOperatorKey } from './identity.ts';
 import { startNode } from './main.ts';
+import { McpGateway, MCP_TOOLS_CALL_INTENT } from './mcp/gateway.ts';
 import { detectBackend, probeLocalBackends, type ProbeResult } from './probe.ts';
 
 export interface CliIo {
@@ -129,22 +130,24 @@ async function init(p: Parsed, io: CliIo): Promise<number> {
     const file = await readConfigFile(p.configPath);
     const cfg = resolveConfig(p.values, io.env, file);
     await mkdir(p.home, { recursive: true, mode: 0o700 });
+    if (cfg.backendType === 'mcp') return await initMcp(p, io, file, cfg);
+    const llmType = cfg.backendType;
     const http = createBackendHttpClient();
     let chosen: ProbeResult | undefined;
     try {
-      if (cfg.backendUrl || cfg.backendType) {
-        const url = cfg.backendUrl ?? DEFAULT_BACKEND_URLS[cfg.backendType!];
+      if (cfg.backendUrl || llmType) {
+        const url = cfg.backendUrl ?? DEFAULT_BACKEND_URLS[llmType!];
         io.out(`Checking the backend at ${url} ...`);
-        chosen = cfg.backendType
+        chosen = llmType
           ? await createBackend({
-              type: cfg.backendType,
+              type: llmType,
               baseUrl: url,
               http,
               ...(cfg.backendApiKey ? { apiKey: cfg.backendApiKey } : {}),
             })
               .listModels({ timeoutMs: 3_000 })
-              .then((models) => ({ type: cfg.backendType!, url, models }))
-              .catch(() => ({ type: cfg.backendType!, url, models: [] }))
+              .then((models) => ({ type: llmType!, url, models }))
+              .catch(() => ({ type: llmType!, url, models: [] }))
           : await detectBackend(url, http);
         if (!chosen) {
           io.err(`No backend answered at ${url}. Start it, or pass --backend-type.`);
@@ -215,6 +218,25 @@ async function init(p: Parsed, io: CliIo): Promise<number> {
   }
 }
 
+async function initMcp(p: Parsed, io: CliIo, file: NodeConfig, cfg: NodeConfig): Promise<number> {
+  if (!cfg.mcpCommand && !cfg.mcpUrl) {
+    io.err('--backend-type mcp needs --mcp-command (stdio) or --mcp-url (Streamable HTTP)');
+    return 1;
+  }
+  const key = await ensureOperatorKey(p.home);
+  const config: NodeConfig = {
+    ...file,
+    ...cfg,
+    intents: [MCP_TOOLS_CALL_INTENT],
+    nodeId: cfg.nodeId ?? file.nodeId ?? randomUUID(),
+  };
+  await writeConfigFile(p.configPath, config);
+  io.out(`Operator key ${key.created ? 'created' : 'kept'}: ${join(p.home, 'operator.key')}`);
+  io.out(`Config written: ${p.configPath} (mode 0600)`);
+  io.out(`Next: iicp-node serve${p.values.home ? ` --home ${p.home}` : ''}`);
+  return 0;
+}
+
 // --- status ------------------------------------------------------------------------------
 
 async function getJson(url: string, timeoutMs = 2_000): Promise<unknown> {
@@ -236,7 +258,7 @@ async function status(p: Parsed, io: CliIo): Promise<number> {
   const cfg = await loadConfig(p, io.env);
   const saved = await new NodeStateStore(p.home).load();
   const health = await getJson(`${localUrl(cfg)}/iicp/health`).catch(() => undefined);
-  const type = cfg.backendType;
+  const type = cfg.backendType === 'mcp' ? undefined : cfg.backendType;
   const backendUrl = cfg.backendUrl ?? (type ? DEFAULT_BACKEND_URLS[type] : undefined);
   let backend: { type?: string; url?: string; healthy: boolean; models: string[] } = {
     healthy: false,
@@ -353,20 +375,49 @@ async function doctor(p: Parsed, io: CliIo): Promise<number> {
       'run iicp-node init after moving the bad file away',
     );
   }
+  const llmType = cfg.backendType === 'mcp' ? undefined : cfg.backendType;
+  if (cfg.mcpCommand || cfg.mcpUrl) {
+    const g = new McpGateway(
+      cfg.mcpCommand
+        ? { transport: 'stdio', command: cfg.mcpCommand, args: cfg.mcpArgs ?? [] }
+        : { transport: 'http', url: cfg.mcpUrl! },
+      {
+        ...(cfg.mcpAllowTools ? { allowTools: cfg.mcpAllowTools } : {}),
+        ...(cfg.mcpSandbox ? { sandbox: cfg.mcpSandbox } : {}),
+      },
+    );
+    try {
+      await g.connect();
+      const refused = g.tools.filter((t) => !t.allowed).map((t) => t.name);
+      add(
+        'mcp server',
+        true,
+        `${g.serverName}: ${g.advertisedTools.length} tools served${refused.length ? `, refused by the risk policy: ${refused.join(', ')}` : ''}`,
+      );
+    } catch (err) {
+      add(
+        'mcp server',
+        false,
+        (err as Error).message,
+        'check --mcp-command/--mcp-arg or --mcp-url',
+      );
+    } finally {
+      await g.close().catch(() => undefined);
+    }
+  }
   const backendUrl =
-    cfg.backendUrl ??
-    (cfg.backendType ? DEFAULT_BACKEND_URLS[cfg.backendType] : DEFAULT_BACKEND_URLS.ollama);
+    cfg.backendUrl ?? (llmType ? DEFAULT_BACKEND_URLS[llmType] : DEFAULT_BACKEND_URLS.ollama);
   const http = createBackendHttpClient();
   try {
-    const found = cfg.backendType
+    const found = llmType
       ? await createBackend({
-          type: cfg.backendType,
+          type: llmType,
           baseUrl: backendUrl,
           http,
           ...(cfg.backendApiKey ? { apiKey: cfg.backendApiKey } : {}),
         })
           .listModels({ timeoutMs: 2_000 })
-          .then((models) => ({ type: cfg.backendType!, url: backendUrl, models }))
+          .then((models) => ({ type: llmType!, url: backendUrl, models }))
           .catch(() => undefined)
       : await detectBackend(backendUrl, http);
     add(

@@ -19,7 +19,8 @@ export const OPERATOR_KEY_FILE = 'operator.key';
 export const NodeConfigSchema = z.strictObject({
   directoryUrl: z.url().optional(),
   backendUrl: z.url().optional(),
-  backendType: z.enum([...BACKEND_TYPES]).optional(),
+  /** `mcp` serves only MCP tools (no model backend). */
+  backendType: z.enum([...BACKEND_TYPES, 'mcp']).optional(),
   backendApiKey: z.string().min(1).optional(),
   model: z.string().min(1).optional(),
   intents: z.array(z.string().min(1)).optional(),
@@ -31,6 +32,15 @@ export const NodeConfigSchema = z.strictObject({
   auth: z.enum(AUTH_MODES).optional(),
   /** Node id claimed at first registration (init creates one so it can be delegated). */
   nodeId: z.uuid().optional(),
+  /** MCP server over stdio: program and its arguments. */
+  mcpCommand: z.string().min(1).optional(),
+  mcpArgs: z.array(z.string()).optional(),
+  /** MCP server over Streamable HTTP (https unless loopback). */
+  mcpUrl: z.url().optional(),
+  /** Dangerous MCP tools the operator opts in to (still needs mcpSandbox). */
+  mcpAllowTools: z.array(z.string().min(1)).optional(),
+  /** Sandbox the MCP server runs in: 1, true, strict, container or sandbox. */
+  mcpSandbox: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
@@ -61,7 +71,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'backendType',
     flag: 'backend-type',
     env: 'IICP_BACKEND_TYPE',
-    help: `${BACKEND_TYPES.join('|')} (auto-detected when omitted)`,
+    help: `${BACKEND_TYPES.join('|')}|mcp (auto-detected when omitted)`,
   },
   {
     key: 'backendApiKey',
@@ -123,6 +133,33 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'node-id',
     env: 'IICP_NODE_ID',
     help: 'node id to claim at first registration',
+  },
+  {
+    key: 'mcpCommand',
+    flag: 'mcp-command',
+    env: 'IICP_MCP_COMMAND',
+    help: 'MCP server program (stdio)',
+  },
+  {
+    key: 'mcpArgs',
+    flag: 'mcp-arg',
+    env: 'IICP_MCP_ARGS',
+    help: 'argument of the MCP program (repeatable; env: comma-separated)',
+    multiple: true,
+  },
+  { key: 'mcpUrl', flag: 'mcp-url', env: 'IICP_MCP_URL', help: 'MCP server URL (Streamable HTTP)' },
+  {
+    key: 'mcpAllowTools',
+    flag: 'mcp-allow-tool',
+    env: 'IICP_MCP_ALLOW_TOOLS',
+    help: 'opt a dangerous MCP tool in (repeatable; needs --mcp-sandbox)',
+    multiple: true,
+  },
+  {
+    key: 'mcpSandbox',
+    flag: 'mcp-sandbox',
+    env: 'IICP_MCP_SANDBOX',
+    help: 'sandbox profile of the MCP server (strict|container|sandbox)',
   },
   { key: 'logLevel', flag: 'log-level', env: 'IICP_LOG_LEVEL', help: 'log level (default info)' },
 ];
