@@ -8,7 +8,7 @@ import {
   type Qos,
   type TaskRequest,
 } from '@iicp/wire';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from '@iicp/http';
 import { Admission, DEFAULT_QOS, type Slot } from './admission.ts';
 import { authorizeTask, type AuthMode, type Principal } from './auth.ts';
 import {
