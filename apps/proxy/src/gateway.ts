@@ -1,0 +1,223 @@
+import type { AttemptInfo, IicpClient, IicpResponse, StreamDelta } from '@iicp/client';
+import type { ClientProtocol } from './errors.ts';
+import { toProxyFailure } from './errors.ts';
+import { codeLabel, type ProxyMetrics } from './metrics.ts';
+
+/** What the last routed request did, for `/status` (never payloads). */
+export interface RouteRecord {
+  readonly at: string;
+  readonly intent: string;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly node_id?: string;
+  readonly attempts: number;
+}
+
+/** What the last discovery did, for `/status`. */
+export interface DiscoverRecord {
+  readonly at: string;
+  readonly intent: string;
+  readonly ok: boolean;
+  readonly nodes?: number;
+  readonly code?: string;
+}
+
+/** One client request routed over the mesh. */
+export interface RouteRequest {
+  readonly intent: string;
+  readonly protocol: ClientProtocol;
+  /** Aborted when the HTTP client goes away: the node sees its connection close. */
+  readonly signal: AbortSignal;
+  readonly model?: string | undefined;
+  readonly traceparent?: string | undefined;
+  /** Request logger: one line per routed request (ids, node, outcome; never payloads). */
+  readonly log?: { info(obj: object, msg: string): void } | undefined;
+}
+
+/** A started stream: the first delta is in hand, so the HTTP status can still be chosen. */
+export interface StartedStream {
+  readonly first: StreamDelta | undefined;
+  readonly rest: AsyncIterator<StreamDelta>;
+  readonly nodeId: string | undefined;
+  readonly taskId: string | undefined;
+  /** Call once the answer is complete (or broken) to record latency and outcome. */
+  finish(outcome: 'ok' | string): void;
+}
+
+/**
+ * Every call of the proxy goes through @iicp/client (discover, selection, retry,
+ * breaker, fallback live there); this wrapper only observes: it feeds `onAttempt`
+ * reports into the metrics and `/status`, and remembers which node answered.
+ */
+export class Gateway {
+  lastRoute: RouteRecord | undefined;
+  lastDiscover: DiscoverRecord | undefined;
+  private readonly openBreakers = new Set<string>();
+
+  constructor(
+    readonly client: IicpClient,
+    private readonly metrics: ProxyMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private observer(intent: string) {
+    const seen = { nodeId: undefined as string | undefined, attempts: 0 };
+    const onAttempt = (info: AttemptInfo): void => {
+      seen.attempts = info.attempt;
+      this.metrics.attempts.inc({
+        intent,
+        outcome: info.ok ? 'ok' : codeLabel(info.errorCode ?? 'other'),
+      });
+      if (info.attempt > 1) this.metrics.retries.inc({ intent });
+      if (info.local) this.metrics.fallbacks.inc({ intent });
+      if (!info.ok && info.nextDelayMs === 0) this.metrics.immediateSwitches.inc({ intent });
+      if (info.ok) seen.nodeId = info.nodeId;
+      if (info.nodeId !== undefined && !info.local) {
+        if (this.client.breakerState(info.nodeId) === 'open') {
+          if (!this.openBreakers.has(info.nodeId)) {
+            this.openBreakers.add(info.nodeId);
+            this.metrics.breakerOpens.inc();
+          }
+        } else {
+          this.openBreakers.delete(info.nodeId);
+        }
+      }
+    };
+    return { seen, onAttempt };
+  }
+
+  private record(
+    req: RouteRequest,
+    ok: boolean,
+    seen: { nodeId?: string | undefined; attempts: number },
+    code?: string,
+    taskId?: string,
+  ) {
+    const intent = req.intent;
+    req.log?.info(
+      {
+        intent,
+        outcome: ok ? 'ok' : code,
+        attempts: seen.attempts,
+        ...(seen.nodeId !== undefined ? { node_id: seen.nodeId } : {}),
+        ...(taskId !== undefined ? { task_id: taskId } : {}),
+      },
+      ok ? 'routed' : 'routing failed',
+    );
+    this.lastRoute = {
+      at: new Date(this.now()).toISOString(),
+      intent,
+      ok,
+      attempts: seen.attempts,
+      ...(code !== undefined ? { code } : {}),
+      ...(seen.nodeId !== undefined ? { node_id: seen.nodeId } : {}),
+    };
+  }
+
+  private opts(req: RouteRequest, onAttempt: (i: AttemptInfo) => void) {
+    return {
+      signal: req.signal,
+      onAttempt,
+      ...(req.model !== undefined ? { model: req.model } : {}),
+      ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
+    };
+  }
+
+  private done(req: RouteRequest, started: number, outcome: string): void {
+    const s = (this.now() - started) / 1000;
+    const label = outcome === 'ok' ? 'ok' : codeLabel(outcome);
+    this.metrics.latency.observe({ intent: req.intent, outcome: label }, s);
+    this.metrics.requests.inc({ intent: req.intent, protocol: req.protocol, outcome: label });
+  }
+
+  /** One buffered task; resolves with the RESPONSE and the node that produced it. */
+  async call<R>(
+    req: RouteRequest,
+    payload: Record<string, unknown>,
+  ): Promise<{ response: IicpResponse<R>; nodeId: string | undefined }> {
+    const started = this.now();
+    const { seen, onAttempt } = this.observer(req.intent);
+    try {
+      const response = await this.client.call<R>(
+        req.intent,
+        payload,
+        {},
+        this.opts(req, onAttempt),
+      );
+      this.metrics.routing.observe({ intent: req.intent }, (this.now() - started) / 1000);
+      this.record(req, true, seen, undefined, response.task_id);
+      this.done(req, started, 'ok');
+      return { response, nodeId: seen.nodeId };
+    } catch (err) {
+      const code = toProxyFailure(err).code;
+      this.record(req, false, seen, code);
+      this.done(req, started, code);
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a streamed task and waits for its first delta, so that routing failures
+   * (IICP-E033, no_available_node, a failure before the first chunk) still become a
+   * proper HTTP error instead of a broken 200 stream.
+   */
+  async stream(req: RouteRequest, payload: Record<string, unknown>): Promise<StartedStream> {
+    const started = this.now();
+    const { seen, onAttempt } = this.observer(req.intent);
+    const it = this.client
+      .stream(req.intent, payload, {}, this.opts(req, onAttempt))
+      [Symbol.asyncIterator]();
+    let first: IteratorResult<StreamDelta>;
+    try {
+      first = await it.next();
+    } catch (err) {
+      const code = toProxyFailure(err).code;
+      this.record(req, false, seen, code);
+      this.done(req, started, code);
+      throw err;
+    }
+    this.metrics.routing.observe({ intent: req.intent }, (this.now() - started) / 1000);
+    const delta = first.done ? undefined : first.value;
+    let finished = false;
+    return {
+      first: delta,
+      rest: it,
+      nodeId: delta?.node_id ?? seen.nodeId,
+      taskId: delta?.task_id,
+      finish: (outcome) => {
+        if (finished) return;
+        finished = true;
+        this.record(
+          req,
+          outcome === 'ok',
+          { ...seen, nodeId: delta?.node_id ?? seen.nodeId },
+          outcome === 'ok' ? undefined : outcome,
+          delta?.task_id,
+        );
+        this.done(req, started, outcome);
+      },
+    };
+  }
+
+  /** Discovery for `/v1/models`, `/api/tags` and `/status`, remembered for `/status`. */
+  async discover(intent: string) {
+    try {
+      const list = await this.client.discover(intent);
+      this.lastDiscover = {
+        at: new Date(this.now()).toISOString(),
+        intent,
+        ok: true,
+        nodes: list.nodes.length,
+      };
+      return list;
+    } catch (err) {
+      this.lastDiscover = {
+        at: new Date(this.now()).toISOString(),
+        intent,
+        ok: false,
+        code: toProxyFailure(err).code,
+      };
+      throw err;
+    }
+  }
+}

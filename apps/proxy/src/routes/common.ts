@@ -1,0 +1,46 @@
+import type { FastifyReply, FastifyRequest } from '@iicp/http';
+import type { Gateway } from '../gateway.ts';
+
+/** iicp-core.md §3.2 `generated_by_ai`: compatibility proxies expose it as this header. */
+export const GENERATED_BY_AI_HEADER = 'x-iicp-generated-by-ai';
+/** The node that produced the answer. */
+export const NODE_ID_HEADER = 'x-iicp-node-id';
+/** The IICP task id (the same across retries). */
+export const TASK_ID_HEADER = 'x-iicp-task-id';
+
+/** What every route module needs. */
+export interface RouteDeps {
+  readonly gateway: Gateway;
+  readonly now: () => number;
+}
+
+/**
+ * A signal that fires when the HTTP client goes away before its answer is complete,
+ * so the node's connection is closed too (the node treats that as cancellation).
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const ctl = new AbortController();
+  const raw = reply.raw;
+  const onClose = () => {
+    if (!raw.writableFinished) ctl.abort(new Error('client closed the connection'));
+  };
+  raw.once('close', onClose);
+  return ctl.signal;
+}
+
+/** Headers of a model-produced answer (iicp-core.md §3.2, compatibility-proxy rule). */
+export function markAnswer(
+  reply: FastifyReply,
+  nodeId: string | undefined,
+  taskId: string | undefined,
+): void {
+  reply.header(GENERATED_BY_AI_HEADER, 'true');
+  if (nodeId !== undefined) reply.header(NODE_ID_HEADER, nodeId);
+  if (taskId !== undefined) reply.header(TASK_ID_HEADER, taskId);
+}
+
+/** The caller's W3C `traceparent`, propagated into the CALL's trace (first value only). */
+export function traceparentOf(request: FastifyRequest): string | undefined {
+  const t = request.headers.traceparent;
+  return typeof t === 'string' ? t : undefined;
+}
