@@ -245,3 +245,35 @@ describe('incremental parsers', () => {
     expect(lines).toEqual(['{"t":"héllo ✓"}']);
   });
 });
+
+describe('backend detection', () => {
+  it('tells Ollama from OpenAI-compatible servers by their model-list routes', async () => {
+    const { detectBackend } = await import('../src/probe.ts');
+    server = await startScriptedBackend('ollama');
+    expect(await detectBackend(server.url, http)).toMatchObject({
+      type: 'ollama',
+      models: ['test-model', 'other-model'],
+    });
+    await server.close();
+    server = await startScriptedBackend('openai');
+    expect(await detectBackend(server.url, http)).toMatchObject({
+      type: 'openai',
+      models: ['test-model', 'other-model'],
+    });
+    expect(await detectBackend('http://127.0.0.1:1', http)).toBeUndefined();
+  });
+
+  it('a 200 reply without the model list is not a model list', async () => {
+    const { createServer } = await import('node:http');
+    const s = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+    );
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(s.address() as { port: number }).port}`;
+    const err = await createBackend({ type: 'ollama', baseUrl: url, http })
+      .listModels()
+      .catch((e: unknown) => e);
+    expect((err as BackendError).code).toBe('backend_bad_reply');
+    await new Promise<void>((r) => s.close(() => r()));
+  });
+});

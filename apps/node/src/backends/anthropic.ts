@@ -184,7 +184,11 @@ export function createAnthropicBackend(opts: AnthropicBackendOptions): Backend {
       ...(o.signal ? { signal: o.signal } : {}),
       timeoutMs: o.timeoutMs ?? 5_000,
     });
-    const data = isRecord(r) && Array.isArray(r.data) ? r.data : [];
+    // A reply without the list is another kind of server (backend detection relies on it).
+    if (!isRecord(r) || !Array.isArray(r.data)) {
+      throw new BackendError('backend_bad_reply', 'model list missing');
+    }
+    const data: unknown[] = r.data;
     return data.flatMap((m) => (isRecord(m) && typeof m.id === 'string' ? [m.id] : []));
   }
 

@@ -200,7 +200,11 @@ export function createOllamaBackend(opts: OllamaBackendOptions): Backend {
       ...(o.signal ? { signal: o.signal } : {}),
       timeoutMs: o.timeoutMs ?? 5_000,
     });
-    const models = isRecord(r) && Array.isArray(r.models) ? r.models : [];
+    // A reply without the list is another kind of server (backend detection relies on it).
+    if (!isRecord(r) || !Array.isArray(r.models)) {
+      throw new BackendError('backend_bad_reply', 'model list missing');
+    }
+    const models: unknown[] = r.models;
     return models.flatMap((m) =>
       isRecord(m) && typeof (m.name ?? m.model) === 'string' ? [String(m.name ?? m.model)] : [],
     );

@@ -120,7 +120,11 @@ export function createOpenAiBackend(opts: OpenAiBackendOptions): Backend {
       ...(o.signal ? { signal: o.signal } : {}),
       timeoutMs: o.timeoutMs ?? 5_000,
     });
-    const data = isRecord(reply) && Array.isArray(reply.data) ? reply.data : [];
+    // A reply without the list is another kind of server (backend detection relies on it).
+    if (!isRecord(reply) || !Array.isArray(reply.data)) {
+      throw new BackendError('backend_bad_reply', 'model list missing');
+    }
+    const data: unknown[] = reply.data;
     return data.flatMap((m) => (isRecord(m) && typeof m.id === 'string' ? [m.id] : []));
   }
 
