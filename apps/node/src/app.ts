@@ -516,7 +516,21 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       const latency = finish('success', summary.tokensUsed);
       emit('completed', {
         status: 'success',
-        result: { finish_reason: summary.finishReason },
+        // The final (empty) chunk in the same shape as the partial ones (§4).
+        ...(handler.kind === 'llm' && handler.op !== 'embedding'
+          ? {
+              result: {
+                choices: [
+                  {
+                    index: 0,
+                    ...(handler.op === 'completion' ? { text: '' } : { delta: {} }),
+                    finish_reason: summary.finishReason,
+                  },
+                ],
+              },
+            }
+          : {}),
+        ...(summary.tokensUsed !== undefined ? { tokens_used: summary.tokensUsed } : {}),
         metrics: {
           latency_ms: Math.round(latency * 1000) / 1000,
           ...(summary.tokensUsed !== undefined ? { tokens_used: summary.tokensUsed } : {}),

@@ -310,6 +310,10 @@ describe('POST /v1/task', () => {
       /iicp_node_task_duration_seconds_count\{intent="urn:iicp:intent:llm:chat:v1"\} 1/,
     );
     expect(text).toContain('iicp_node_queue_depth 0');
+    // METRICS-08: a 5000 ms bucket (Prometheus histograms are in seconds).
+    expect(text).toContain(
+      `iicp_node_task_duration_seconds_bucket{le="5",intent="${CHAT_INTENT}"} 1`,
+    );
   });
 
   it('refuses tasks while draining', async () => {

@@ -182,5 +182,7 @@ describe('lifecycle streaming', () => {
     expect(ctl.status).toBe(200);
     expect(await events.next()).toMatchObject({ event: 'cancelled', is_final: true });
     g.open();
+    // Nothing follows the terminal event, even though the backend could now finish.
+    expect(await events.next()).toBeUndefined();
   });
 });
