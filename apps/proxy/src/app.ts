@@ -49,6 +49,12 @@ export async function buildProxy(opts: ProxyAppOptions): Promise<ProxyHandle> {
   const registry = app.iicp.metrics?.registry;
   if (!registry) throw new Error('metrics registry missing');
   const gateway = new Gateway(client, createProxyMetrics(registry), now);
+  // A stream that began before shutdown sent its headers without `Connection: close`;
+  // once it has finished, end its kept-alive socket so that close() is not held until
+  // the keep-alive timeout (DESIGN.md: graceful shutdown drains, then exits).
+  app.addHook('onResponse', async (request) => {
+    if (app.iicp.closing) request.raw.socket?.end();
+  });
   const deps = { gateway, now };
   await app.register(openAiRoutes(deps));
   await app.register(ollamaRoutes(deps));

@@ -1,5 +1,6 @@
 import { toErrorReply } from '@iicp/http';
-import { IicpLocalError, IicpProtocolError, isKnownErrorCode } from '@iicp/wire';
+import { IicpLocalError, IicpProtocolError } from '@iicp/wire';
+import { codeLabel } from './metrics.ts';
 import type { FastifyError, FastifyReply, FastifyRequest } from '@iicp/http';
 
 /** The client protocols the proxy speaks; each has its own error shape. */
@@ -17,7 +18,7 @@ export interface ProxyFailure {
   readonly message: string;
   /** The failing request field, when validation named one. */
   readonly param: string | null;
-  /** True for faults on our side (logged with the cause). */
+  /** True for faults on our side (`internal_error`: logged with the cause). */
   readonly serverFault: boolean;
 }
 
@@ -52,7 +53,7 @@ function failure(e: IicpProtocolError): ProxyFailure {
     code: e.code,
     message: e.message,
     param: typeof field === 'string' ? field : null,
-    serverFault: status >= 500 && (e.code === 'internal_error' || !isKnownErrorCode(e.code)),
+    serverFault: e.code === 'internal_error',
   };
 }
 
@@ -121,8 +122,13 @@ export function errorBody(protocol: ClientProtocol, f: ProxyFailure): Record<str
 export function protocolErrorHandler(protocol: ClientProtocol) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const f = toProxyFailure(err);
-    if (f.serverFault) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: f.code, status: f.status }, 'request rejected');
+    // Only our own faults are logged with their cause; a peer's message (which may echo
+    // the prompt) never reaches a log line, only its code.
+    if (f.serverFault && !(err instanceof IicpProtocolError)) {
+      request.log.error({ err }, 'request failed');
+    } else {
+      request.log.info({ code: codeLabel(f.code), status: f.status }, 'request rejected');
+    }
     reply.removeHeader('content-type');
     reply.removeHeader('content-length');
     reply.serializer(null as never);

@@ -15,3 +15,7 @@ export { IICP_ERROR_CODE_HEADER, errorBody, toProxyFailure } from './errors.ts';
 export type { ClientProtocol, ProxyFailure } from './errors.ts';
 export { GENERATED_BY_AI_HEADER, NODE_ID_HEADER, TASK_ID_HEADER } from './routes/common.ts';
 export { OLLAMA_API_VERSION } from './routes/ollama.ts';
+export { HELP_MAIN, HELP_SERVE, runCli } from './cli.ts';
+export type { CliIo } from './cli.ts';
+export { clientOptionsFrom, startProxy } from './main.ts';
+export type { RunningProxy, StartProxyOptions } from './main.ts';
