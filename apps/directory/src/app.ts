@@ -13,7 +13,7 @@ import {
 } from '@iicp/http';
 import { DiscoverIndex } from '@iicp/scoring';
 import { IicpProtocolError } from '@iicp/wire';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance } from '@iicp/http';
 import {
   DEFAULT_DIRECTORY_PORT,
   DEFAULT_HOST,

@@ -10,7 +10,7 @@ import type { HttpClient, SsrfGuard } from '@iicp/http';
 import type { DiscoverIndex} from '@iicp/scoring';
 import { type ScoringNode } from '@iicp/scoring';
 import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest } from '@iicp/http';
 import type { NodeStore, StoredNode } from './storage/node-store.ts';
 
 export interface ResolvedConfig {

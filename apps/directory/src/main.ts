@@ -3,7 +3,7 @@
  * (in-flight requests finish, then the database is closed by the app's onClose hook).
  */
 import { installGracefulShutdown, type GracefulShutdown } from '@iicp/http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance } from '@iicp/http';
 import { buildApp } from './app.ts';
 import { DEFAULT_DIRECTORY_PORT, DEFAULT_HOST, type DirectoryOptions } from './config.ts';
 import { NodeStore } from './storage/node-store.ts';

@@ -91,3 +91,48 @@ export function findViolations(): TopologyViolation[] {
   }
   return violations;
 }
+
+const BARE_IMPORT_RE =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'".][^'"]*)['"]|import\(\s*['"]([^'".][^'"]*)['"]\s*\)/g;
+
+/** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
+export function packageNameOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/**
+ * Third-party packages that a project's shipped sources (src/, tests excluded) import
+ * without declaring them in its own package.json `dependencies`: they would work in
+ * the workspace only because npm hoists them, and break for an installed package.
+ */
+export function findUndeclaredImports(): TopologyViolation[] {
+  const out: TopologyViolation[] = [];
+  for (const p of listProjects()) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, p.dir, 'package.json'), 'utf8'));
+    const declared = new Set([
+      ...Object.keys(pkg.dependencies ?? {}),
+      ...Object.keys(pkg.peerDependencies ?? {}),
+      ...Object.keys(pkg.optionalDependencies ?? {}),
+      // Private tools never ship; their dev tooling (prettier, tsx…) is a fair import.
+      ...(p.dir.startsWith('tools/') ? Object.keys(pkg.devDependencies ?? {}) : []),
+    ]);
+    for (const file of listSourceFiles(path.join(repoRoot, p.dir, 'src'))) {
+      if (/\.test\.ts$/.test(file)) continue;
+      const text = fs.readFileSync(file, 'utf8');
+      for (const m of text.matchAll(BARE_IMPORT_RE)) {
+        const spec = m[1] ?? m[2]!;
+        if (spec.startsWith('node:')) continue;
+        const name = packageNameOf(spec);
+        if (name === p.name || declared.has(name)) continue;
+        out.push({
+          from: p.name,
+          to: name,
+          where: path.relative(repoRoot, file),
+          why: 'imported by shipped source but not declared in dependencies',
+        });
+      }
+    }
+  }
+  return out;
+}

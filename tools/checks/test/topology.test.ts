@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkEdge, findViolations } from '../src/topology.ts';
+import {
+  checkEdge,
+  findUndeclaredImports,
+  findViolations,
+  packageNameOf,
+} from '../src/topology.ts';
 import { listProjects } from '../src/workspace.ts';
 
 describe('dependency direction', () => {
@@ -40,5 +45,15 @@ describe('dependency direction', () => {
     expect(checkEdge(get('@iicp/client'), get('@iicp/http'))).toBeUndefined();
     expect(checkEdge(get('@iicp/directory'), get('@iicp/http'))).toBeUndefined();
     expect(checkEdge(get('@iicp/conformance'), get('@iicp/client'))).toBeUndefined();
+  });
+
+  it('every third-party import of shipped sources is declared by its project', () => {
+    expect(findUndeclaredImports()).toEqual([]);
+  });
+
+  it('names packages from specifiers', () => {
+    expect(packageNameOf('@noble/curves/ed25519.js')).toBe('@noble/curves');
+    expect(packageNameOf('zod')).toBe('zod');
+    expect(packageNameOf('kysely/helpers/postgres')).toBe('kysely');
   });
 });

@@ -5,7 +5,7 @@ import {
   DiscoverQuerySchema,
   parseWire,
 } from '@iicp/wire';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from '@iicp/http';
 import { dispatchView, publicView, type DirectoryContext } from '../context.ts';
 
 function discover(

@@ -7,7 +7,7 @@ import {
   REPUTATION_MODEL,
   type HeartbeatResponse,
 } from '@iicp/wire';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from '@iicp/http';
 import { authedNode, clientIp, indexNode, requireNode, type DirectoryContext } from '../context.ts';
 
 async function heartbeat(ctx: DirectoryContext, req: FastifyRequest): Promise<HeartbeatResponse> {

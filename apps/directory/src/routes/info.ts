@@ -9,7 +9,7 @@ import {
   type BootstrapResponse,
   type MeResponse,
 } from '@iicp/wire';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from '@iicp/http';
 import {
   authedNode,
   dispatchView,

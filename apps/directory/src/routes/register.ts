@@ -15,7 +15,7 @@ import {
   type RegisterAck,
   type RegisterRequest,
 } from '@iicp/wire';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from '@iicp/http';
 import { REGISTER_RATE_WINDOW_MS, LIVENESS_PROBE_TIMEOUT_MS } from '../config.ts';
 import {
   authedNode,
