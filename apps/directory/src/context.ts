@@ -4,10 +4,10 @@
  * one PostgreSQL agree within seconds), the verified-token cache, the liveness prober,
  * and the mapping from stored rows to wire views.
  */
-import type { NodeTokenCache} from '@iicp/crypto';
+import type { NodeTokenCache } from '@iicp/crypto';
 import { nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
 import type { HttpClient, SsrfGuard } from '@iicp/http';
-import type { DiscoverIndex} from '@iicp/scoring';
+import type { DiscoverIndex } from '@iicp/scoring';
 import { type ScoringNode } from '@iicp/scoring';
 import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
 import type { FastifyRequest } from '@iicp/http';
