@@ -33,7 +33,8 @@ export function finishReasonOf(result: unknown): string | null | undefined {
 /** The OpenAI-shaped `delta` of a chat chunk (content, tool calls), or one built from text. */
 export function chatDeltaOf(d: StreamDelta): Record<string, unknown> | undefined {
   const c = firstChoice(d.result);
-  if (c && isRecord(c.delta)) return c.delta;
+  // The node's terminal chunk is `{delta: {}, finish_reason}`: nothing to send as content.
+  if (c && isRecord(c.delta)) return Object.keys(c.delta).length > 0 ? c.delta : undefined;
   if (d.text !== undefined && d.text !== '') return { content: d.text };
   return undefined;
 }

@@ -202,7 +202,15 @@ export function llmNode(script: LlmNodeScript = {}): NodeHandler {
         event: 'completed',
         is_final: true,
         status: 'success',
-        result: { finish_reason: 'stop' },
+        // apps/node: the final (empty) chunk in the partial shape, plus tokens_used.
+        result: {
+          choices: [
+            intent === 'completion'
+              ? { index: 0, text: '', finish_reason: 'stop' }
+              : { index: 0, delta: {}, finish_reason: 'stop' },
+          ],
+        },
+        tokens_used: 7,
         metrics: { latency_ms: 1, tokens_used: 7 },
         model_used: model,
         generated_by_ai: true,
