@@ -144,3 +144,14 @@ describe('peer error messages', () => {
     ).toBeGreaterThan(0);
   });
 });
+
+describe('/openapi.json', () => {
+  it('documents the client routes from their zod schemas', async () => {
+    proxy = await startProxy([]);
+    const res = await fetch(`${proxy.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown> };
+    for (const p of ['/v1/chat/completions', '/api/chat', '/v1/messages'])
+      expect(doc.paths).toHaveProperty(p);
+  });
+});
