@@ -2,6 +2,7 @@
 export { runConformanceCli, USAGE } from './cli.ts';
 export { loadExpectedFailures } from './expected-failures.ts';
 export { startFixtureNode } from './fixture-node.ts';
+export { implementedIds, SUITE_FILES, updateConformanceMatrix } from './matrix.ts';
 export type { FixtureNode } from './fixture-node.ts';
 export {
   checkExpectations,
