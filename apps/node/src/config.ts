@@ -42,6 +42,16 @@ export const NodeConfigSchema = z.strictObject({
   /** Sandbox the MCP server runs in: 1, true, strict, container or sandbox. */
   mcpSandbox: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /**
+   * Relay-worker mode (iicp-dir.md §7): `auto` binds to a relay elected from the
+   * directory when the directory's liveness probe cannot reach the node; a relay URL
+   * always serves through that relay; `off` (default) never.
+   */
+  relay: z
+    .union([z.enum(['auto', 'off']), z.url({ protocol: /^https?$/ })], {
+      message: 'must be auto, off or an http(s) relay URL',
+    })
+    .optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
@@ -160,6 +170,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'mcp-sandbox',
     env: 'IICP_MCP_SANDBOX',
     help: 'sandbox profile of the MCP server (strict|container|sandbox)',
+  },
+  {
+    key: 'relay',
+    flag: 'relay',
+    env: 'IICP_RELAY',
+    help: 'auto|URL|off: serve through a relay when unreachable (auto) or always (URL)',
   },
   { key: 'logLevel', flag: 'log-level', env: 'IICP_LOG_LEVEL', help: 'log level (default info)' },
 ];

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
+  createHttpClient,
   installGracefulShutdown,
   type GracefulShutdown,
   type IicpFastifyInstance,
 } from '@iicp/http';
-import type { Capability } from '@iicp/wire';
+import { IicpProtocolError, type Capability } from '@iicp/wire';
 import { buildApp, DEFAULT_MAX_CONCURRENT, nodeRuntime } from './app.ts';
 import { createBackend, createBackendHttpClient, DEFAULT_BACKEND_URLS } from './backends/index.ts';
 import {
@@ -21,6 +23,8 @@ import { LIFECYCLE_PROFILE } from './lifecycle.ts';
 import { McpGateway, MCP_TOOLS_CALL_INTENT } from './mcp/gateway.ts';
 import { isSafeSandboxProfile } from './mcp/taxonomy.ts';
 import { detectBackend } from './probe.ts';
+import { RelayDirectoryClient } from './relay/directory.ts';
+import { RelayLink } from './relay/link.ts';
 import { NodeRuntimeState } from './state.ts';
 
 export const NODE_VERSION = '0.0.0';
@@ -30,6 +34,8 @@ export interface RunningNode {
   url: string;
   state: NodeRuntimeState;
   lifecycle: NodeLifecycle | undefined;
+  /** Relay-worker mode (`--relay`), when bound or allowed to bind. */
+  relay: RelayLink | undefined;
   shutdown: GracefulShutdown;
   startupLine: string;
 }
@@ -151,8 +157,10 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     auth: config.auth ?? 'token',
     logger: { level: config.logLevel ?? 'info' },
   });
+  let relay: RelayLink | undefined;
   app.addHook('preClose', async () => {
     state.draining = true;
+    relay?.halt();
   });
   const host = config.host ?? DEFAULT_NODE_HOST;
   await app.listen({ host, port: config.port ?? DEFAULT_NODE_PORT });
@@ -162,15 +170,64 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
 
   let lifecycle: NodeLifecycle | undefined;
   let registered = 'not registered (no --directory-url)';
+  const endpoint =
+    config.publicEndpoint ??
+    `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${addr.port}`;
+  // Relay-worker mode (iicp-dir.md §7): `auto` binds only when the directory cannot
+  // reach the node; a URL always serves through that relay.
+  const relayMode = config.relay && config.relay !== 'off' ? config.relay : undefined;
+  const store = new NodeStateStore(opts.home);
+  const relayClient =
+    relayMode && config.directoryUrl ? new RelayDirectoryClient(config.directoryUrl) : undefined;
+  let relayRegistered = false;
+  let relayHttp: ReturnType<typeof createHttpClient> | undefined;
+  if (relayMode) {
+    if (relayMode === 'auto' && !config.directoryUrl) {
+      await app.close();
+      await http.close();
+      await mcp?.close();
+      throw new Error(
+        '--relay auto needs --directory-url (relays are found through the directory)',
+      );
+    }
+    // The worker id is the node id, known before registering: the saved one, the one
+    // init chose, or a fresh one claimed at first registration.
+    const saved = await store.load();
+    const mine = saved && saved.directory_url === config.directoryUrl ? saved : undefined;
+    const workerId = mine?.node_id ?? config.nodeId ?? randomUUID();
+    config = { ...config, nodeId: workerId };
+    relayHttp = createHttpClient({ timeoutMs: 30_000, connections: maxConcurrent + 8 });
+    relay = new RelayLink({
+      relay: relayMode,
+      http: relayHttp,
+      app,
+      // One pull more than slots: a parked pull keeps the session alive during long
+      // tasks (§7.2), and an excess call gets the node's own capacity_exceeded
+      // instead of waiting in the relay's queue (admission never queues).
+      concurrency: maxConcurrent + 1,
+      workerId: () => state.nodeId ?? workerId,
+      nodeToken: () => state.nodeToken ?? mine?.node_token,
+      ...(relayClient ? { directory: relayClient } : {}),
+      selfEndpoints: [endpoint, url],
+      log: app.log,
+      startupAttempts: 10,
+      onBound: async (session) => {
+        if (relayClient) relayClient.route = { endpoint: session.endpoint };
+        if (relayRegistered) await lifecycle?.register();
+      },
+    });
+  }
+  const stopRelay = async (): Promise<void> => {
+    await relay?.stop();
+    await relayHttp?.close();
+  };
   if (config.directoryUrl) {
-    const endpoint =
-      config.publicEndpoint ??
-      `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${addr.port}`;
     const operator = await loadOperatorKey(opts.home);
     lifecycle = new NodeLifecycle({
       directoryUrl: config.directoryUrl,
       state,
-      store: new NodeStateStore(opts.home),
+      store,
+      ...(relayClient ? { client: relayClient } : {}),
       profile: {
         endpoint,
         region: config.region ?? 'global',
@@ -192,8 +249,13 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     );
     lifecycle.on('registered', (ack) => {
       app.log.info({ node_id: ack.node_id }, 'registered');
+      const s = relay?.session;
+      if (s && s.workerId !== ack.node_id) {
+        // The directory gave another id: the relay-for path must carry the new one.
+        relay!.rebind(new Error('node id changed at registration'));
+      }
       const host = new URL(endpoint).hostname;
-      if (ack.observed_source_ip && ack.observed_source_ip !== host) {
+      if (!relayClient?.route && ack.observed_source_ip && ack.observed_source_ip !== host) {
         // iicp-core.md §11.2
         app.log.warn(
           `Observed external IP ${ack.observed_source_ip} does not match endpoint host ${host} — this node may be behind NAT or a misconfigured reverse proxy.`,
@@ -201,13 +263,45 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
       }
     });
     try {
-      const ack = await lifecycle.start();
-      registered = `registered with ${config.directoryUrl} as ${ack.node_id}`;
+      let ack;
+      if (relay && relayMode !== 'auto') {
+        await relay.connect();
+        ack = await lifecycle.start();
+      } else {
+        try {
+          ack = await lifecycle.start();
+        } catch (err) {
+          // The directory's probe of our own endpoint failed: serve through a relay.
+          if (!(relay && err instanceof IicpProtocolError && err.code === 'liveness_failed'))
+            throw err;
+          print(
+            `the directory cannot reach ${endpoint} (liveness_failed): binding to a relay (--relay auto)`,
+          );
+          await relay.connect();
+          ack = await lifecycle.start();
+        }
+      }
+      relayRegistered = true;
+      const via = relayClient?.route ? ` via relay ${relay!.session?.relayUrl} (turn_relay)` : '';
+      registered = `registered with ${config.directoryUrl} as ${ack.node_id}${via}`;
     } catch (err) {
+      await stopRelay();
       await app.close();
       await http.close();
       await mcp?.close();
+      await lifecycle.stop({ deregister: false });
       throw new Error(`registration with ${config.directoryUrl} failed: ${(err as Error).message}`);
+    }
+  } else if (relay) {
+    try {
+      const s = await relay.connect();
+      registered = `not registered (no --directory-url), reachable via relay at ${s.endpoint}`;
+    } catch (err) {
+      await stopRelay();
+      await app.close();
+      await http.close();
+      await mcp?.close();
+      throw new Error(`relay ${relayMode} failed: ${(err as Error).message}`);
     }
   }
 
@@ -215,6 +309,9 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     timeoutMs: 310_000, // the longest task budget (300 s) plus a margin
     ...opts.signals,
     onClosed: async () => {
+      // Calls served through the relay finish and post their results before the
+      // session is released and the registration withdrawn.
+      await stopRelay();
       await lifecycle?.stop();
       await http.close();
       await mcp?.close();
@@ -223,5 +320,5 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
   const short = intents.map((i) => i.replace('urn:iicp:intent:', '')).join(', ');
   const startupLine = `iicp-node listening on ${url}, serving ${short} from ${backend ? `${type} at ${baseUrl} (${state.models.length} models)` : ''}${backend && mcp ? ' and ' : ''}${mcp ? `MCP server ${mcp.serverName} (${mcp.advertisedTools.length} tools)` : ''}, ${registered}`;
   print(startupLine);
-  return { app, url, state, lifecycle, shutdown, startupLine };
+  return { app, url, state, lifecycle, relay, shutdown, startupLine };
 }

@@ -1,2 +1,179 @@
-// Shared helpers of the end-to-end tests (starting app processes, waiting for readiness).
-export {};
+// Shared helpers of the end-to-end tests: start the apps as their real CLIs, wait for
+// what they print, and a scripted OpenAI-compatible backend that can hold a stream.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The repository root (tools/e2e/src → ../../..). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/**
+ * tsx as a loader inside the app's own process (not its CLI, which runs the app in a
+ * child): SIGKILL, SIGSTOP and SIGCONT must reach the app itself, and a killed app
+ * must not leave an orphan behind.
+ */
+const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
+
+export type AppName = 'directory' | 'node' | 'relay' | 'proxy';
+
+/** A running app process with everything it printed so far. */
+export interface AppProcess {
+  readonly child: ChildProcess;
+  /** stdout and stderr, interleaved as received. */
+  output(): string;
+  /** Resolve with the first match of `re` in the output (earlier output included). */
+  waitFor(re: RegExp): Promise<RegExpMatchArray>;
+  /** Resolve with the exit code once the process exited. */
+  exited(): Promise<number | null>;
+  /** Send a signal (no-op once exited). */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Start `apps/<app>/src/cli.ts` with `args` on the workspace sources. */
+export function startApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}): AppProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      tsxLoader,
+      '--conditions=@iicp/source',
+      join(repoRoot, `apps/${app}/src/cli.ts`),
+      ...args,
+    ],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let seen = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer): void => {
+    seen += d.toString();
+    for (const l of [...listeners]) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((r) => {
+    if (child.exitCode !== null) r(child.exitCode);
+    else child.once('exit', (c) => r(c));
+  });
+  return {
+    child,
+    output: () => seen,
+    waitFor(re) {
+      return new Promise((resolveMatch, reject) => {
+        const check = (): boolean => {
+          const m = seen.match(re);
+          if (m) {
+            listeners.delete(onChange);
+            resolveMatch(m);
+          }
+          return m !== null;
+        };
+        const onChange = (): void => void check();
+        if (check()) return;
+        listeners.add(onChange);
+        void exited.then((code) => {
+          if (listeners.delete(onChange) && !check())
+            reject(new Error(`${app} exited (${code}) before ${re}: ${seen.slice(-3000)}`));
+        });
+      });
+    },
+    exited: () => exited,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Poll `fn` until it returns a value other than undefined (at most `tries` × `intervalMs`). */
+export async function poll<T>(
+  fn: () => Promise<T | undefined>,
+  { tries = 150, intervalMs = 200 }: { tries?: number; intervalMs?: number } = {},
+): Promise<T | undefined> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return undefined;
+}
+
+/** An OpenAI-compatible backend in the test process. */
+export interface ScriptedBackend {
+  readonly url: string;
+  /** Streamed answers send "first", then wait for this before " second" and the end. */
+  releaseStreams(): void;
+  /** Requests served so far. */
+  readonly requests: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `/v1/models` → one model `e2e-model`; `/v1/chat/completions` → "pong" buffered, or
+ * SSE "first" (sent at once) then " second" and the end once released.
+ */
+export function startScriptedBackend(): Promise<ScriptedBackend> {
+  let held: (() => void)[] = [];
+  let released = false;
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests += 1;
+      if (req.method === 'GET' && req.url === '/v1/models') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ data: [{ id: 'e2e-model' }] }));
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { stream?: boolean };
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            model: 'e2e-model',
+            choices: [
+              { index: 0, message: { role: 'assistant', content: 'pong' }, finish_reason: 'stop' },
+            ],
+            usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frame = (content: string): string =>
+        `data: ${JSON.stringify({ model: 'e2e-model', choices: [{ index: 0, delta: { content } }] })}\n\n`;
+      res.write(frame('first'));
+      const finish = (): void => {
+        res.write(frame(' second'));
+        res.end(
+          `data: ${JSON.stringify({ model: 'e2e-model', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`,
+        );
+      };
+      if (released) finish();
+      else held.push(finish);
+    });
+  });
+  return new Promise((r) =>
+    server.listen(0, '127.0.0.1', () => {
+      r({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        releaseStreams() {
+          const h = held;
+          held = [];
+          for (const f of h) f();
+        },
+        get requests() {
+          return requests;
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            released = true;
+            for (const f of held) f();
+            held = [];
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    }),
+  );
+}
