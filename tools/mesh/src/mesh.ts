@@ -292,6 +292,14 @@ export class Mesh {
       if ((await init.exited) !== 0) throw new Error('iicp-node init failed');
     }
 
+    // init writes the LLM intents it chose into node.json, and a file's intent list
+    // wins over the default; name every intent on the command line so the MCP one is
+    // served next to them.
+    let intentFlags: string[] = [];
+    if (llm && mcpServer) {
+      const cfg = JSON.parse(await readFile(configPath, 'utf8')) as { intents?: string[] };
+      intentFlags = [...(cfg.intents ?? []), MCP_TOOLS_CALL_INTENT].flatMap((i) => ['--intent', i]);
+    }
     const node = this.#spawn('node', 'node', [
       'serve',
       '--home',
@@ -303,6 +311,7 @@ export class Mesh {
       '--log-level',
       o.logLevel,
       ...mcpFlags,
+      ...intentFlags,
     ]);
     const m = await this.#waitFor(
       node,

@@ -122,7 +122,7 @@ describe('npm start: the whole mesh as processes', () => {
         'tsx',
         join(REPO_ROOT, 'tools/mesh/src/cli.ts'),
         ...['--directory-port', '0', '--relay-port', '0', '--node-port', '0', '--proxy-port', '0'],
-        ...['--backend-url', backendUrl, '--backend-type', 'openai', '--no-mcp'],
+        ...['--backend-url', backendUrl, '--backend-type', 'openai'],
         ...['--data-dir', dataDir, '--log-level', 'info'],
       ],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
@@ -139,6 +139,9 @@ describe('npm start: the whole mesh as processes', () => {
     await ready;
     expect(out).toContain('--allow-private-endpoints');
     expect(out).toMatch(/intents\s+urn:iicp:intent:llm:chat:v1/);
+    // The bundled MCP server's tools are served next to the model backend.
+    expect(out).toMatch(/intents\s+.*urn:iicp:intent:mcp:tools\/call:v1/);
+    expect(out).toMatch(/mcp\s+\S+ \(\d+ tools\)/);
     expect(out).toMatch(/models\s+mesh-model/);
     expect(out).toMatch(/\[relay\]\s+iicp-relay listening/);
     const proxyUrl = /proxy\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
