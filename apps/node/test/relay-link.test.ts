@@ -177,6 +177,37 @@ describe('relay-worker link', () => {
     expect(text()).toMatch(/event: completed\ndata: .*"is_final":true/);
   });
 
+  it('cancels the task in the node (and its backend request) when the consumer leaves mid-stream', async () => {
+    const g = gate();
+    h = await startNode({ script: { tokens: ['first', ' second'], gate: g.promise } });
+    const r = await relay();
+    link = new RelayLink({
+      relay: r.url,
+      http,
+      app: h.app,
+      concurrency: 1,
+      workerId: () => NODE_ID,
+      nodeToken: () => undefined,
+      log: logSink(),
+    });
+    await link.connect();
+    const out = (await r.call(
+      '/v1/task',
+      callBody({}, { required_profiles: [LIFECYCLE_PROFILE] }),
+      { accept: 'text/event-stream' },
+    )) as StreamedResult;
+    while (!Buffer.concat(out.chunks).toString().includes('"first"'))
+      await new Promise((res) => out.once('chunk', res));
+    const aborted = h.backend.nextAbort();
+    out.abort();
+    await aborted;
+    expect(h.backend.aborted).toBe(1);
+    g.open();
+    // The worker goes on serving.
+    const res = (await r.call('/iicp/health')) as RelayedResult;
+    expect(res.status).toBe(200);
+  });
+
   it('elects the least-loaded relay (never itself), and after losing it rebinds elsewhere with backoff', async () => {
     h = await startNode();
     const a = await relay();

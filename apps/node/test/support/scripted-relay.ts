@@ -25,6 +25,8 @@ export interface StreamedResult extends EventEmitter<{ chunk: [Buffer]; end: [] 
   headers: Record<string, string>;
   chunks: Buffer[];
   ended: Promise<void>;
+  /** The consumer leaves: the relay cuts the worker's upload. */
+  abort(): void;
 }
 
 export interface ScriptedRelay {
@@ -154,10 +156,18 @@ export async function startScriptedRelay(
       >;
       out.chunks = [];
       out.ended = new Promise((r) => out.once('end', () => r()));
+      out.abort = () => {
+        req.destroy();
+        out.emit('end');
+      };
       p.resolve(out);
-      for await (const c of req) {
-        out.chunks.push(c as Buffer);
-        out.emit('chunk', c as Buffer);
+      try {
+        for await (const c of req) {
+          out.chunks.push(c as Buffer);
+          out.emit('chunk', c as Buffer);
+        }
+      } catch {
+        return; // aborted
       }
       out.emit('end');
       return send(res, 204);
