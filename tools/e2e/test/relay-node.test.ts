@@ -26,6 +26,8 @@ import {
  * apps/node/test/relay-link.test.ts.
  */
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
+/** Sent in every task payload; must never show up in a log. */
+const CANARY = 'canary-relay-payload-5f0c2e';
 const LIFECYCLE = 'urn:iicp:profile:service-lifecycle:v1';
 const RELAY_INTENT = 'urn:iicp:intent:x.iicp:relay:v1';
 /** The node's default max_concurrent (4) plus the one spare pull it parks. */
@@ -72,7 +74,7 @@ describe('iicp-node --relay auto with the real directory and relays', () => {
   const call = (constraints: Record<string, unknown> = {}) => ({
     task_id: randomUUID(),
     intent: CHAT,
-    payload: { messages: [{ role: 'user', content: 'ping' }] },
+    payload: { messages: [{ role: 'user', content: CANARY }] },
     constraints: { timeout_ms: 60_000, ...constraints },
     auth: { node_token: nodeToken },
   });
@@ -301,6 +303,11 @@ describe('iicp-node --relay auto with the real directory and relays', () => {
     const res = await postTask(listed!.endpoint, call());
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'success' });
+  });
+
+  it('never writes a task payload to the node log', () => {
+    expect(node.output()).toContain('bound to relay'); // the log is being captured
+    expect(node.output()).not.toContain(CANARY);
   });
 
   it('drains, unbinds and deregisters on SIGTERM', async () => {
