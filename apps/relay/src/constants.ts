@@ -5,14 +5,13 @@
  */
 import { TIMEOUT_MS_MAX } from '@iicp/wire';
 
+// Shared with the node's relay-worker mode, so defined in @iicp/wire (D-044).
+export { RELAY_INTENT, RELAY_PULL_MAX_WAIT_MS, RELAY_SESSION_LIVENESS_MS } from '@iicp/wire';
+
 /** Default listening port of the relay (DESIGN.md: relay 9485). */
 export const DEFAULT_RELAY_PORT = 9485;
 export const DEFAULT_RELAY_HOST = '127.0.0.1';
 
-/** "HTTP-poll ... has pulled within the liveness window (RECOMMENDED 90 s)" (§7.2, §3.14). */
-export const RELAY_SESSION_LIVENESS_MS = 90_000;
-/** "`GET /v1/relay/pull` (long-poll ≤ 25 s)" (§7.1, §3.14). */
-export const RELAY_PULL_MAX_WAIT_MS = 25_000;
 /** "A relay MUST bound its concurrent sessions (RECOMMENDED default 256)" (§7.3). */
 export const RELAY_MAX_SESSIONS = 256;
 /** "RECOMMENDED default 30 per 60 seconds" new binds per source principal (§7.3). */
@@ -45,13 +44,6 @@ export const RELAY_TASK_DEADLINE_MS = TIMEOUT_MS_MAX + 10_000;
 export const RELAY_HEALTH_DEADLINE_MS = 10_000;
 /** How often dead sessions, spent jtis and idle rate-limit buckets are swept. */
 export const RELAY_SWEEP_INTERVAL_MS = 5_000;
-
-/**
- * Intent the relay registers under so that workers can discover it (`discover` needs
- * an intent; iicp-dir.md defines `relay_capable` but no relay intent). Custom
- * namespace per iicp-semantics.md §1.1 (project decision, see README).
- */
-export const RELAY_INTENT = 'urn:iicp:intent:x.iicp:relay:v1';
 
 /** Paths a consumer may reach through `/v1/relay-for/{worker_id}` (§7.1; digest §3). */
 export const RELAY_FORWARDED_ROUTES = [

@@ -336,3 +336,35 @@ export {
   VersionTruthComponentSchema,
 } from './messages/evidence.ts';
 export type { EcosystemVersionTruth, ReleaseCandidateEvidence } from './messages/evidence.ts';
+export {
+  RELAY_INTENT,
+  RELAY_MIN_REPUTATION,
+  RELAY_PULL_MAX_WAIT_MS,
+  RELAY_RESULT_STREAM_HEADERS,
+  RELAY_SESSION_LIVENESS_MS,
+  RelayBindRequestSchema,
+  RelayBindResponseSchema,
+  RelayCandidateSchema,
+  RelayHeadersSchema,
+  RelayPullQuerySchema,
+  RelayPulledCallSchema,
+  RelayRequestIdSchema,
+  RelayResultRequestSchema,
+  RelaySessionIdSchema,
+  RelayTicketRequestSchema,
+  RelayTicketResponseSchema,
+  RelayUnbindRequestSchema,
+  RelayWorkerIdSchema,
+} from './messages/relay.ts';
+export type {
+  RelayBindRequest,
+  RelayBindResponse,
+  RelayCandidate,
+  RelayHeaders,
+  RelayPullQuery,
+  RelayPulledCall,
+  RelayResultRequest,
+  RelayTicketRequest,
+  RelayTicketResponse,
+  RelayUnbindRequest,
+} from './messages/relay.ts';

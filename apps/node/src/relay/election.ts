@@ -53,8 +53,19 @@ export function rankRelays(
         (a.load ?? 1) - (b.load ?? 1) ||
         (b.reputation_score ?? 0.5) - (a.reputation_score ?? 0.5) ||
         (a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : 0) ||
-        (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0),
+        (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0) ||
+        // A list with one node twice (a directory never sends one, but a list is
+        // input): order by every field, so the choice never depends on list order.
+        compareText(sortedJson(a), sortedJson(b)),
     );
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedJson(c: RelayCandidate): string {
+  return JSON.stringify(c, Object.keys(c).sort());
 }
 
 /** The elected relay, or undefined when none is eligible. */
