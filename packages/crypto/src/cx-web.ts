@@ -1,0 +1,389 @@
+/**
+ * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
+ * `./cx.ts`, byte for byte, without `node:crypto` or `Buffer`. X25519 and HKDF come from
+ * noble (pure JS); AES-256-GCM from WebCrypto (`globalThis.crypto.subtle`), so seal and
+ * open are async. Published as the subpath `@iicp/crypto/cx`; the package root stays
+ * Node-only.
+ *
+ *   request  (iicp-confidentiality.md §5):
+ *     shared = X25519(ephemeral_priv, node_pub)
+ *     key    = HKDF-SHA256(shared, salt = nonce, info = "IICP-CX-v1" || task_id || intent)
+ *     body   = AES-256-GCM(key, nonce, payload_json, aad = task_id "|" intent) || tag
+ *   response (§5a.3, feature `response_encryption_v1`; spec/decisions.md D-070):
+ *     key    = HKDF-SHA256(shared, salt = resp_nonce, info = "IICP-CX-RESP-v1" || task_id)
+ *     body   = AES-256-GCM(key, resp_nonce, result_json, aad = task_id "|resp") || tag
+ *
+ * A failed open throws the `IicpProtocolError` a node answers with: `IICP-E050`, status
+ * 422, the shipped Tier-1 model (spec/decisions.md D-032).
+ */
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { IicpProtocolError } from '@iicp/wire';
+
+/** HKDF info prefix of the request key (§5 step 4). */
+export const CX_REQUEST_INFO_PREFIX = 'IICP-CX-v1';
+/** HKDF info prefix of the response key (§5a.3). */
+export const CX_RESPONSE_INFO_PREFIX = 'IICP-CX-RESP-v1';
+/** `cx_public_key.features` entry that negotiates response encryption (§5a.3). */
+export const CX_RESPONSE_ENCRYPTION_FEATURE = 'response_encryption_v1';
+/** `iicp_conf.version` / `iicp_conf_resp.version` of Tier 1 (§4.1). */
+export const CX_WEB_ENVELOPE_VERSION = 1;
+const NONCE_BYTES = 12;
+const KEY_BYTES = 32;
+const TAG_BYTES = 16;
+
+/** The request envelope that replaces `payload` (§4.1). */
+export interface CxRequestEnvelope {
+  readonly version: number;
+  readonly recipient_key_id: string;
+  readonly kem_ciphertext: string;
+  readonly encrypted_body: string;
+  readonly nonce: string;
+  readonly aad: string;
+  readonly plaintext_size: number;
+}
+
+/** The response envelope that replaces `result` (§5a.3 "mirrors iicp_conf"). */
+export interface CxResponseEnvelope {
+  readonly version: number;
+  readonly nonce: string;
+  readonly encrypted_body: string;
+}
+
+// --- encodings (no Buffer: btoa/atob exist in browsers and Node ≥ 16) ------------------
+
+/** base64url without padding. */
+export function bytesToBase64Url(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Canonical unpadded base64url only (one spelling per byte string), else `undefined`. */
+export function base64UrlToBytes(text: string, byteLength?: number): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  let bin: string;
+  try {
+    bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  if (bytesToBase64Url(out) !== text) return undefined;
+  if (byteLength !== undefined && out.length !== byteLength) return undefined;
+  return out;
+}
+
+// --- keys ------------------------------------------------------------------------------
+
+/** `cx-` + first 16 hex of SHA-256 over the 32 raw key bytes (spec/decisions.md D-054). */
+export function cxKeyIdOf(publicKey: Uint8Array): string {
+  if (publicKey.length !== KEY_BYTES) throw new RangeError('an X25519 public key is 32 bytes');
+  return `cx-${bytesToHex(sha256(publicKey)).slice(0, 16)}`;
+}
+
+/** A peer's usable CX key, read from its `cx_public_key` advertisement. */
+export interface CxRecipient {
+  readonly publicKey: Uint8Array;
+  readonly keyId: string;
+  /** The node advertised `response_encryption_v1`. */
+  readonly responseEncryption: boolean;
+}
+
+/**
+ * Read a `cx_public_key` advertisement (§3.1–§3.2). `undefined` means "no usable key"
+ * (absent, malformed, not X25519, expired): the caller fails closed, never falls back.
+ * Unknown `features` entries are ignored (§5a.4).
+ */
+export function readCxAdvertisement(
+  adv: unknown,
+  nowMs: number = Date.now(),
+): CxRecipient | undefined {
+  if (adv === null || typeof adv !== 'object' || Array.isArray(adv)) return undefined;
+  const a = adv as Record<string, unknown>;
+  if (a.algorithm !== 'X25519' || a.encoding !== 'base64url') return undefined;
+  if (typeof a.key !== 'string' || typeof a.key_id !== 'string' || a.key_id === '') {
+    return undefined;
+  }
+  const publicKey = base64UrlToBytes(a.key, KEY_BYTES);
+  if (!publicKey) return undefined;
+  if (a.not_after !== undefined && a.not_after !== null) {
+    if (typeof a.not_after !== 'string') return undefined;
+    const t = Date.parse(a.not_after);
+    if (Number.isNaN(t) || t <= nowMs) return undefined;
+  }
+  const features = Array.isArray(a.features) ? a.features : [];
+  return {
+    publicKey,
+    keyId: a.key_id,
+    responseEncryption: features.includes(CX_RESPONSE_ENCRYPTION_FEATURE),
+  };
+}
+
+// --- AEAD ------------------------------------------------------------------------------
+
+function subtle(): typeof globalThis.crypto.subtle {
+  const s = globalThis.crypto?.subtle;
+  if (!s) throw new Error('IICP-CX needs WebCrypto (globalThis.crypto.subtle)');
+  return s;
+}
+
+/** A fresh `ArrayBuffer` copy: WebCrypto takes `BufferSource`, not a view of shared memory. */
+function buf(b: Uint8Array): ArrayBuffer {
+  return b.slice().buffer;
+}
+
+async function aesGcm(
+  mode: 'encrypt' | 'decrypt',
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  const s = subtle();
+  const k = await s.importKey('raw', buf(key), { name: 'AES-GCM' }, false, [mode]);
+  const params = {
+    name: 'AES-GCM',
+    iv: buf(nonce),
+    additionalData: buf(aad),
+    tagLength: TAG_BYTES * 8,
+  };
+  const out =
+    mode === 'encrypt'
+      ? await s.encrypt(params, k, buf(data))
+      : await s.decrypt(params, k, buf(data));
+  return new Uint8Array(out);
+}
+
+function requestKey(shared: Uint8Array, nonce: Uint8Array, taskId: string, intent: string) {
+  return hkdf(
+    sha256,
+    shared,
+    nonce,
+    utf8ToBytes(`${CX_REQUEST_INFO_PREFIX}${taskId}${intent}`),
+    32,
+  );
+}
+
+function responseKey(shared: Uint8Array, nonce: Uint8Array, taskId: string) {
+  return hkdf(sha256, shared, nonce, utf8ToBytes(`${CX_RESPONSE_INFO_PREFIX}${taskId}`), 32);
+}
+
+/** `UTF8(task_id + "|" + intent)` (§5). */
+export function cxRequestAad(taskId: string, intent: string): Uint8Array {
+  return utf8ToBytes(`${taskId}|${intent}`);
+}
+
+/** `UTF8(task_id + "|resp")` (D-070, as deployed consumers compute it). */
+export function cxResponseAad(taskId: string): Uint8Array {
+  return utf8ToBytes(`${taskId}|resp`);
+}
+
+const P25519 = 2n ** 255n - 19n;
+
+/** Canonical u-coordinate: top bit clear and u < p (see `./cx.ts`). */
+function isCanonicalX25519(pub: Uint8Array): boolean {
+  if (pub.length !== KEY_BYTES || (pub[31]! & 0x80) !== 0) return false;
+  let u = 0n;
+  for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(pub[i]!);
+  return u < P25519;
+}
+
+const e050 = (message: string): IicpProtocolError =>
+  new IicpProtocolError('IICP-E050', message, { status: 422 });
+
+// --- request ---------------------------------------------------------------------------
+
+export interface SealCxRequestOptions {
+  readonly recipientPublicKey: Uint8Array;
+  readonly recipientKeyId: string;
+  readonly taskId: string;
+  readonly intent: string;
+  /** Payload JSON bytes, or text encoded as UTF-8. */
+  readonly plaintext: Uint8Array | string;
+  /** Vectors only: a fixed ephemeral key and nonce. Never set in production (CX-06). */
+  readonly ephemeralPrivateKey?: Uint8Array;
+  readonly nonce?: Uint8Array;
+}
+
+export interface SealedCxRequest {
+  readonly envelope: CxRequestEnvelope;
+  /** Kept by the consumer to open an `iicp_conf_resp`; wipe with `.fill(0)` after use. */
+  readonly sharedSecret: Uint8Array;
+}
+
+/** Consumer side: encrypt a task payload into `iicp_conf`, with a fresh ephemeral key. */
+export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedCxRequest> {
+  const plaintext =
+    typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
+  const ephPriv = opts.ephemeralPrivateKey ?? x25519.utils.randomSecretKey();
+  const ephPub = x25519.getPublicKey(ephPriv);
+  const nonce = opts.nonce ?? randomBytes(NONCE_BYTES);
+  if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
+  // Throws on a small-order node key: refusing to encrypt is the fail-closed answer.
+  const shared = x25519.getSharedSecret(ephPriv, opts.recipientPublicKey);
+  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
+  const aad = cxRequestAad(opts.taskId, opts.intent);
+  const body = await aesGcm('encrypt', key, nonce, aad, plaintext);
+  key.fill(0);
+  return {
+    envelope: {
+      version: CX_WEB_ENVELOPE_VERSION,
+      recipient_key_id: opts.recipientKeyId,
+      kem_ciphertext: bytesToBase64Url(ephPub),
+      encrypted_body: bytesToBase64Url(body),
+      nonce: bytesToBase64Url(nonce),
+      aad: bytesToBase64Url(aad),
+      plaintext_size: plaintext.length,
+    },
+    sharedSecret: shared,
+  };
+}
+
+/** A node's CX private key with the id it advertises. */
+export interface CxRecipientKey {
+  readonly privateKey: Uint8Array;
+  readonly keyId: string;
+}
+
+export interface OpenCxRequestOptions {
+  readonly envelope: unknown;
+  /** The node's keys that may be addressed (current and, during rotation, previous). */
+  readonly recipientKeys: readonly CxRecipientKey[];
+  readonly taskId: string;
+  readonly intent: string;
+}
+
+export interface OpenedCxRequest {
+  readonly plaintext: Uint8Array;
+  /** For {@link sealCxResponse}; wipe with `.fill(0)` after use. */
+  readonly sharedSecret: Uint8Array;
+}
+
+/**
+ * Provider side: decrypt `iicp_conf`. Every failure (unknown key id, version, bad
+ * encoding, non-canonical ephemeral key, wrong AAD, tag failure, size mismatch) throws
+ * `IICP-E050` (422); the message never carries key or payload bytes.
+ */
+export async function openCxRequest(opts: OpenCxRequestOptions): Promise<OpenedCxRequest> {
+  const env = opts.envelope;
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw e050('iicp_conf must be an object');
+  }
+  const e = env as Record<string, unknown>;
+  if (e.version !== CX_WEB_ENVELOPE_VERSION) throw e050('CX envelope version is not supported');
+  const pair = opts.recipientKeys.find((k) => k.keyId === e.recipient_key_id);
+  if (!pair) throw e050('CX recipient key id is not a key of this node');
+  const ephPub =
+    typeof e.kem_ciphertext === 'string'
+      ? base64UrlToBytes(e.kem_ciphertext, KEY_BYTES)
+      : undefined;
+  const nonce = typeof e.nonce === 'string' ? base64UrlToBytes(e.nonce, NONCE_BYTES) : undefined;
+  const body =
+    typeof e.encrypted_body === 'string' ? base64UrlToBytes(e.encrypted_body) : undefined;
+  const sentAad = typeof e.aad === 'string' ? base64UrlToBytes(e.aad) : undefined;
+  if (
+    !ephPub ||
+    !nonce ||
+    !body ||
+    !sentAad ||
+    typeof e.plaintext_size !== 'number' ||
+    body.length < TAG_BYTES ||
+    !isCanonicalX25519(ephPub)
+  ) {
+    throw e050('CX payload could not be decrypted');
+  }
+  // §4.1 spells the aad member as a plain concatenation, §5 with "|": accept either,
+  // authenticate with the §5 bytes recomputed from the request itself.
+  const sentAadText = new TextDecoder().decode(sentAad);
+  if (
+    sentAadText !== `${opts.taskId}|${opts.intent}` &&
+    sentAadText !== `${opts.taskId}${opts.intent}`
+  ) {
+    throw e050('CX payload could not be decrypted');
+  }
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(pair.privateKey, ephPub);
+  } catch {
+    throw e050('CX payload could not be decrypted');
+  }
+  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
+  try {
+    const plaintext = await aesGcm(
+      'decrypt',
+      key,
+      nonce,
+      cxRequestAad(opts.taskId, opts.intent),
+      body,
+    );
+    if (plaintext.length !== e.plaintext_size) throw new Error('size');
+    return { plaintext, sharedSecret: shared };
+  } catch {
+    shared.fill(0);
+    throw e050('CX payload could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
+
+// --- response --------------------------------------------------------------------------
+
+export interface SealCxResponseOptions {
+  readonly sharedSecret: Uint8Array;
+  readonly taskId: string;
+  readonly plaintext: Uint8Array | string;
+  /** Vectors only. */
+  readonly nonce?: Uint8Array;
+}
+
+/** Provider side: encrypt the result into `iicp_conf_resp` under a fresh nonce (§5a.3). */
+export async function sealCxResponse(opts: SealCxResponseOptions): Promise<CxResponseEnvelope> {
+  const plaintext =
+    typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
+  const nonce = opts.nonce ?? randomBytes(NONCE_BYTES);
+  if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
+  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
+  const body = await aesGcm('encrypt', key, nonce, cxResponseAad(opts.taskId), plaintext);
+  key.fill(0);
+  return {
+    version: CX_WEB_ENVELOPE_VERSION,
+    nonce: bytesToBase64Url(nonce),
+    encrypted_body: bytesToBase64Url(body),
+  };
+}
+
+export interface OpenCxResponseOptions {
+  readonly sharedSecret: Uint8Array;
+  readonly taskId: string;
+  readonly envelope: unknown;
+}
+
+/** Consumer side: decrypt `iicp_conf_resp`; any failure throws `IICP-E050`. */
+export async function openCxResponse(opts: OpenCxResponseOptions): Promise<Uint8Array> {
+  const env = opts.envelope;
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw e050('iicp_conf_resp must be an object');
+  }
+  const e = env as Record<string, unknown>;
+  if (e.version !== undefined && e.version !== CX_WEB_ENVELOPE_VERSION) {
+    throw e050('CX response envelope version is not supported');
+  }
+  const nonce = typeof e.nonce === 'string' ? base64UrlToBytes(e.nonce, NONCE_BYTES) : undefined;
+  const body =
+    typeof e.encrypted_body === 'string' ? base64UrlToBytes(e.encrypted_body) : undefined;
+  if (!nonce || !body || body.length < TAG_BYTES) throw e050('CX response could not be decrypted');
+  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
+  try {
+    return await aesGcm('decrypt', key, nonce, cxResponseAad(opts.taskId), body);
+  } catch {
+    throw e050('CX response could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
