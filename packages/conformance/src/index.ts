@@ -17,6 +17,11 @@ export {
 export type { ExpectationReport, ExpectedFailures, ResultBundle, RunSuiteOptions } from './run.ts';
 export { directorySuite, FIXTURE_INTENT } from './suites/directory.ts';
 export { DEFAULT_NODE_INTENT, nodeSuite } from './suites/node.ts';
+export { proxySuite } from './suites/proxy.ts';
+export { PROJECT_RELAY_ID_PREFIX, relaySuite } from './suites/relay.ts';
+export { SCRIPTED_TIMEOUT_HOLD_MAX_MS, startProxyMesh } from './proxy-mesh.ts';
+export { createBindTicketIssuer } from './ticket-issuer.ts';
+export type { BindTicketIssuer } from './ticket-issuer.ts';
 export { CheckFailure, CheckSkipped, ROLES } from './types.ts';
 export type {
   Check,
@@ -26,7 +31,11 @@ export type {
   Fixture,
   NotCheckable,
   Outcome,
+  ProxyMesh,
+  ProxyMeshEvent,
+  ProxyScenario,
   Role,
+  ScriptedNodeKind,
   Suite,
   SuiteRun,
 } from './types.ts';

@@ -11,6 +11,8 @@ import type { Role, Suite } from './types.ts';
 export const SUITE_FILES: Readonly<Partial<Record<Role, string>>> = {
   directory: 'packages/conformance/src/suites/directory.ts',
   node: 'packages/conformance/src/suites/node.ts',
+  relay: 'packages/conformance/src/suites/relay.ts',
+  proxy: 'packages/conformance/src/suites/proxy.ts',
 };
 
 /** Test ID → the suite files with a passing-by-contract check for it. */

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { send } from './http.ts';
 import { directorySuite } from './suites/directory.ts';
 import { nodeSuite } from './suites/node.ts';
+import { proxySuite } from './suites/proxy.ts';
+import { relaySuite } from './suites/relay.ts';
 import {
   CheckFailure,
   CheckSkipped,
@@ -27,6 +29,8 @@ export const RUNNER_VERSION = '0.0.0';
 export const SUITES: Readonly<Partial<Record<Role, Suite>>> = {
   directory: directorySuite,
   node: nodeSuite,
+  relay: relaySuite,
+  proxy: proxySuite,
 };
 
 export interface RunSuiteOptions {

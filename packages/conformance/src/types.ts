@@ -54,7 +54,46 @@ export interface Fixture {
   readonly directoryUrl?: string;
   /** proxy role: a model some node of the mesh serves. */
   readonly model?: string;
+  /**
+   * relay role: the worker id the checks bind (default a fresh `conformance-…` id); with
+   * `bindTicket`, a node id the ticket source can get tickets for.
+   */
+  readonly nodeId?: string;
+  /** relay role: a fresh directory-signed bind ticket for `workerId` (iicp-dir.md §7.4). */
+  readonly bindTicket?: (workerId: string) => Promise<string>;
+  /**
+   * proxy role: the harness's scripted directory and nodes, started before the proxy
+   * (which must be configured with `proxyMesh.directoryUrl`).
+   */
+  readonly proxyMesh?: ProxyMesh;
 }
+
+/** What the proxy checks see of the scripted mesh (see proxy-mesh.ts). */
+export interface ProxyMesh {
+  readonly directoryUrl: string;
+  /** Start a scenario: its nodes, listed in this order for discover `model=<model>`. */
+  scenario(kinds: readonly ScriptedNodeKind[]): Promise<ProxyScenario>;
+  close(): Promise<void>;
+}
+
+/**
+ * `ok`: answers a chat RESPONSE; `fail`: 503 `service_unavailable`; `timeout`: answers
+ * nothing until the CALL's `timeout_ms` (at most 8 s) passed, then 504 `task_timeout`.
+ */
+export type ScriptedNodeKind = 'ok' | 'fail' | 'timeout';
+
+export interface ProxyScenario {
+  /** The model name that selects this scenario at the scripted directory. */
+  readonly model: string;
+  /** The text the `ok` nodes answer. */
+  readonly text: string;
+  /** Discover queries and tasks in arrival order (`node` is the index in `kinds`). */
+  readonly events: readonly ProxyMeshEvent[];
+}
+
+export type ProxyMeshEvent =
+  | { readonly kind: 'discover'; readonly intent: string | null }
+  | { readonly kind: 'task'; readonly node: number; readonly intent: string | null };
 
 export interface CheckContext {
   readonly target: string;
