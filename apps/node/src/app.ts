@@ -31,6 +31,13 @@ import { createNodeMetrics, OTHER_INTENT_LABEL, type NodeMetrics } from './metri
 import { MCP_TOOLS_CALL_INTENT, type McpGateway, type McpToolInfo } from './mcp/gateway.ts';
 import { KeyedRateLimiter } from './rate-limit.ts';
 import { NodeRuntimeState } from './state.ts';
+import {
+  createCxMetrics,
+  openCxTask,
+  sealCxResult,
+  type CxSession,
+  type NodeCxOptions,
+} from './cx/task.ts';
 
 /** Default `max_concurrent` (REGISTER `limits.max_concurrent`, 1–256). */
 export const DEFAULT_MAX_CONCURRENT = 4;
@@ -63,6 +70,8 @@ export interface NodeAppOptions {
   taskIdWindowMs?: number;
   taskIdMaxEntries?: number;
   trustProxy?: boolean | string | string[];
+  /** IICP-CX: decrypt `iicp_conf` tasks with these keys (iicp-confidentiality.md). */
+  cx?: NodeCxOptions;
 }
 
 /** What buildApp exposes besides the routes (directory client, CLI, tests). */
@@ -184,6 +193,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
   });
   const registry = app.iicp.metrics?.registry;
   const metrics = registry ? createNodeMetrics(registry) : undefined;
+  const cxMetrics = registry ? createCxMetrics(registry) : undefined;
 
   const runtime: NodeRuntime = {
     state,
@@ -295,7 +305,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
 
   app.post('/v1/task', async (request, reply) => {
     const receivedAt = performance.now();
-    const body = request.body;
+    let body = request.body;
     const rawId = isRecord(body) ? body.task_id : undefined;
     const taskId = typeof rawId === 'string' && isUuidV4(rawId) ? rawId : undefined;
     let intentLabel = OTHER_INTENT_LABEL;
@@ -303,6 +313,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     let principal: Principal;
     let slot: Slot;
     let mcpCall: { tool: McpToolInfo; args: Record<string, unknown> } | undefined;
+    let cxSession: CxSession | undefined;
     try {
       if (state.draining) throw new IicpProtocolError('service_unavailable', 'node is draining');
       openMeshLimit(request);
@@ -318,6 +329,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
           'task requires auth.node_token or an X-IICP-Consumer-Token header',
         );
       }
+      // IICP-CX: the encrypted payload becomes a plaintext one before the CALL schema.
+      ({ body, session: cxSession } = await openCxTask(body, request.headers, opts.cx, cxMetrics));
       task = parseWire(TaskRequestSchema, body);
       principal = authorizeTask(task, request.headers, state, mode);
       const handler = served.get(task.intent);
@@ -351,6 +364,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       seen.add(task.task_id);
       metrics?.active.set(admission.active);
     } catch (err) {
+      cxSession?.sharedSecret.fill(0);
       if (!(err instanceof IicpProtocolError)) throw err;
       record(intentLabel, err.code, performance.now() - receivedAt);
       request.log.info({ task_id: taskId, code: err.code }, 'task refused');
@@ -414,7 +428,12 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       return latency;
     };
 
-    if (wantsLifecycleStream(task.constraints, request.headers.accept)) {
+    // A caller that asked for an encrypted response gets one buffered RESPONSE (D-070).
+    if (
+      !cxSession?.encryptResponse &&
+      wantsLifecycleStream(task.constraints, request.headers.accept)
+    ) {
+      cxSession?.sharedSecret.fill(0);
       return streamTask(
         request,
         reply,
@@ -432,20 +451,28 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     try {
       const r = await invoke();
       const latency = finish('success', r.tokensUsed);
-      return reply.code(200).send({
-        task_id: task.task_id,
-        status: 'success',
-        result: r.result,
+      const meta = {
         metrics: {
           latency_ms: Math.round(latency * 1000) / 1000,
           ...(r.tokensUsed !== undefined ? { tokens_used: r.tokensUsed } : {}),
         },
         model_used: r.model,
         generated_by_ai: true,
-        error: null,
         ...(task.trace?.trace_id ? { trace: { trace_id: task.trace.trace_id } } : {}),
+      };
+      if (cxSession?.encryptResponse) {
+        return reply.code(200).send(await sealCxResult(cxSession, task.task_id, r.result, meta));
+      }
+      cxSession?.sharedSecret.fill(0);
+      return reply.code(200).send({
+        task_id: task.task_id,
+        status: 'success',
+        result: r.result,
+        ...meta,
+        error: null,
       });
     } catch (err) {
+      cxSession?.sharedSecret.fill(0);
       const e = executionError(err, timedOut);
       finish(entry.cancelled && !timedOut ? 'cancelled' : e.code);
       if (entry.cancelled && !timedOut)

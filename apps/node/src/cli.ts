@@ -20,6 +20,7 @@ import {
 } from './config.ts';
 import { DirectoryClient } from './directory/client.ts';
 import { NodeStateStore } from './directory/store.ts';
+import { CX_KEY_FILE, ensureCxKeys, rotateCxKeys } from './cx/key-store.ts';
 import { ensureOperatorKey, loadOperatorKey } from './identity.ts';
 import { startNode } from './main.ts';
 import { McpGateway, MCP_TOOLS_CALL_INTENT } from './mcp/gateway.ts';
@@ -44,6 +45,8 @@ const COMMON: ParseArgsConfig['options'] = {
 };
 for (const s of SETTINGS)
   COMMON[s.flag] = { type: 'string', ...(s.multiple ? { multiple: true } : {}) };
+// A switch: `--require-encryption` alone (the env variable takes true|false).
+COMMON['require-encryption'] = { type: 'boolean' };
 
 const SETTINGS_HELP = SETTINGS.map((s) => `  --${s.flag.padEnd(18)} ${s.help} [${s.env}]`).join(
   '\n',
@@ -60,6 +63,9 @@ Commands:
   serve    run the node: serve POST /v1/task, register and heartbeat
   status   registration, last heartbeat, observed IP, backend health, load
   doctor   check each step a node needs and say how to fix what fails
+  rotate-cx-key
+           replace the IICP-CX encryption key (the old one still decrypts for 15 min);
+           the next serve advertises it through the refresh proof current_node_token
 
 Run iicp-node <command> --help for its options.`,
   init: `Usage: iicp-node init [options]
@@ -84,6 +90,13 @@ ${SETTINGS_HELP}`,
 Shows the registration (node id, directory, time), the last heartbeat, the source IP
 the directory observed (with the NAT warning of iicp-core.md §11.2), whether the local
 node answers /iicp/health, its load, and backend health.`,
+  'rotate-cx-key': `Usage: iicp-node rotate-cx-key [--home <dir>]
+
+Creates a new X25519 key in $IICP_HOME/${CX_KEY_FILE} (mode 0600). The previous key
+keeps decrypting tasks already sealed to it for 15 minutes. Restart iicp-node serve to
+advertise the new key: it re-registers with current_node_token, the proof the directory
+asks for before it changes cx_public_key (IICP-E049 otherwise). Keys last 90 days
+(CX-NODE-01); serve warns 7 days before expiry.`,
   doctor: `Usage: iicp-node doctor [--json] [--home <dir>] [--config <file>] [options]
 
 Checks the IICP home, config, operator key, backend, model, directory, public endpoint
@@ -104,6 +117,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     allowPositionals: false,
   });
   const v = values as Parsed['values'];
+  if (v['require-encryption'] === true) v['require-encryption'] = 'true';
   const home = iicpHome(typeof v.home === 'string' ? v.home : undefined, env);
   const configPath =
     typeof v.config === 'string' ? v.config : (env.IICP_CONFIG ?? join(home, CONFIG_FILE));
@@ -192,6 +206,7 @@ async function init(p: Parsed, io: CliIo): Promise<number> {
       cfg.directoryUrl ??
       (rl ? (await ask('Directory URL (empty: none)', '')) || undefined : undefined);
     const key = await ensureOperatorKey(p.home);
+    const cx = await ensureCxKeys(p.home);
     const config: NodeConfig = {
       ...file,
       ...cfg,
@@ -206,6 +221,9 @@ async function init(p: Parsed, io: CliIo): Promise<number> {
     await writeConfigFile(p.configPath, config);
     io.out(
       `Operator key ${key.created ? 'created' : 'kept'}: ${join(p.home, 'operator.key')} (public ${key.publicKeyHex.slice(0, 16)}…)`,
+    );
+    io.out(
+      `IICP-CX key ${cx.created ? 'created' : 'kept'}: ${join(p.home, CX_KEY_FILE)} (${cx.keys.current.keyId})`,
     );
     io.out(`Config written: ${p.configPath} (mode 0600)`);
     const homeFlag = p.values.home ? ` --home ${p.home}` : '';
@@ -224,6 +242,7 @@ async function initMcp(p: Parsed, io: CliIo, file: NodeConfig, cfg: NodeConfig):
     return 1;
   }
   const key = await ensureOperatorKey(p.home);
+  await ensureCxKeys(p.home);
   const config: NodeConfig = {
     ...file,
     ...cfg,
@@ -517,6 +536,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await status(p, io);
       case 'doctor':
         return await doctor(p, io);
+      case 'rotate-cx-key': {
+        const before = await ensureCxKeys(p.home);
+        const keys = await rotateCxKeys(p.home);
+        io.out(
+          `IICP-CX key rotated: ${before.keys.current.keyId} -> ${keys.current.keyId} (valid until ${keys.current.notAfter.toISOString()})`,
+        );
+        io.out(
+          'Restart iicp-node serve to advertise it (it re-registers with current_node_token).',
+        );
+        return 0;
+      }
       default: {
         const cfg = await loadConfig(p, io.env);
         await startNode(cfg, { home: p.home, print: io.err });

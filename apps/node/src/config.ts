@@ -42,6 +42,11 @@ export const NodeConfigSchema = z.strictObject({
   /** Sandbox the MCP server runs in: 1, true, strict, container or sandbox. */
   mcpSandbox: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** Refuse plaintext tasks: only IICP-CX encrypted ones are served (iicp-confidentiality.md §7). */
+  requireEncryption: z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+    .transform((v) => v === true || v === 'true' || v === '1')
+    .optional(),
   /**
    * Relay-worker mode (iicp-dir.md §7): `auto` binds to a relay elected from the
    * directory when the directory's liveness probe cannot reach the node; a relay URL
@@ -136,7 +141,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'auth',
     flag: 'auth',
     env: 'IICP_AUTH',
-    help: 'token (default) or open (open mesh, rate-limited)',
+    help: 'open (default: open mesh, rate-limited per IP and Origin) or token',
   },
   {
     key: 'nodeId',
@@ -178,6 +183,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: 'auto|URL|off: serve through a relay when unreachable (auto) or always (URL)',
   },
   { key: 'logLevel', flag: 'log-level', env: 'IICP_LOG_LEVEL', help: 'log level (default info)' },
+  {
+    key: 'requireEncryption',
+    flag: 'require-encryption',
+    env: 'IICP_REQUIRE_ENCRYPTION',
+    help: 'serve IICP-CX encrypted tasks only (flag alone, or true|false)',
+  },
 ];
 
 /** `$IICP_HOME`, default `~/.iicp`. */

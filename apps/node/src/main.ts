@@ -18,6 +18,12 @@ import {
 import { DEFAULT_NODE_HOST, DEFAULT_NODE_PORT, type NodeConfig } from './config.ts';
 import { NodeLifecycle } from './directory/lifecycle.ts';
 import { NodeStateStore } from './directory/store.ts';
+import {
+  cxAdvertisement,
+  CX_KEY_EXPIRY_WARNING_MS,
+  decryptionKeys,
+  ensureCxKeys,
+} from './cx/key-store.ts';
 import { loadOperatorKey } from './identity.ts';
 import { LIFECYCLE_PROFILE } from './lifecycle.ts';
 import { McpGateway, MCP_TOOLS_CALL_INTENT } from './mcp/gateway.ts';
@@ -147,6 +153,15 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     ...(mcp ? [MCP_TOOLS_CALL_INTENT] : []),
   ];
   const maxConcurrent = config.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  // IICP-CX key: made by init (or here, for a home made before CX), rotated only by
+  // `iicp-node rotate-cx-key`; serve re-registers with current_node_token to advertise it.
+  const cx = await ensureCxKeys(opts.home);
+  const cxLeft = cx.keys.current.notAfter.getTime() - Date.now();
+  if (cxLeft < CX_KEY_EXPIRY_WARNING_MS) {
+    print(
+      `warning: IICP-CX key ${cx.keys.current.keyId} ${cxLeft <= 0 ? 'has expired: consumers will refuse this node' : 'expires within 7 days'}; run iicp-node rotate-cx-key`,
+    );
+  }
   const app = await buildApp({
     ...(backend ? { backend } : {}),
     ...(mcp ? { mcp } : {}),
@@ -154,7 +169,12 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     intents,
     ...(config.model ? { model: config.model } : {}),
     maxConcurrent,
-    auth: config.auth ?? 'token',
+    // Open mesh by default, as deployed nodes are (spec/decisions.md D-071).
+    auth: config.auth ?? 'open',
+    cx: {
+      keys: () => decryptionKeys(cx.keys),
+      ...(config.requireEncryption ? { requireEncryption: true } : {}),
+    },
     logger: { level: config.logLevel ?? 'info' },
   });
   let relay: RelayLink | undefined;
@@ -237,6 +257,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
         implementationVersion: NODE_VERSION,
         ...(config.nodeId ? { preferredNodeId: config.nodeId } : {}),
         ...(operator ? { operator } : {}),
+        cxPublicKey: () => cxAdvertisement(cx.keys),
       },
       load: () => {
         const a = nodeRuntime(app).admission;
@@ -318,7 +339,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions): Promise
     },
   });
   const short = intents.map((i) => i.replace('urn:iicp:intent:', '')).join(', ');
-  const startupLine = `iicp-node listening on ${url}, serving ${short} from ${backend ? `${type} at ${baseUrl} (${state.models.length} models)` : ''}${backend && mcp ? ' and ' : ''}${mcp ? `MCP server ${mcp.serverName} (${mcp.advertisedTools.length} tools)` : ''}, ${registered}`;
+  const startupLine = `iicp-node listening on ${url}, serving ${short} from ${backend ? `${type} at ${baseUrl} (${state.models.length} models)` : ''}${backend && mcp ? ' and ' : ''}${mcp ? `MCP server ${mcp.serverName} (${mcp.advertisedTools.length} tools)` : ''}, IICP-CX key ${cx.keys.current.keyId}${cx.created ? ' (new)' : ''}${config.requireEncryption ? ' (encrypted tasks only)' : ''}, ${registered}`;
   print(startupLine);
   return { app, url, state, lifecycle, relay, shutdown, startupLine };
 }

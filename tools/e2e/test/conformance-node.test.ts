@@ -102,7 +102,11 @@ describe('conformance: node suite against iicp-node', () => {
           ...['--backend-type', 'openai', '--directory-url', directoryUrl],
         ]);
         await waitForLine(init, /Next: iicp-node serve/);
-        node = cli('node', ['serve', '--home', home, '--port', '0', '--log-level', 'warn']);
+        node = cli('node', [
+          ...['serve', '--home', home, '--port', '0', '--log-level', 'warn'],
+          // SEC-RN-01/02 test the strict mode; serve defaults to the open mesh (D-071).
+          ...['--auth', 'token'],
+        ]);
         const target = (
           await waitForLine(node, /iicp-node listening on (http:\/\/127\.0\.0\.1:\d+),.*registered/)
         )[1]!;

@@ -9,6 +9,7 @@ import {
   HEARTBEAT_INTERVAL_MS,
   IicpProtocolError,
   type Capability,
+  type CxPublicKey,
   type HeartbeatRequest,
   type RegisterAck,
   type RegisterRequest,
@@ -33,6 +34,8 @@ export interface RegistrationProfile {
   preferredNodeId?: string;
   operator?: Ed25519Signer;
   implementationVersion?: string;
+  /** IICP-CX key advertised as `cx_public_key` (iicp-confidentiality.md §3.1). */
+  cxPublicKey?: () => CxPublicKey;
 }
 
 export interface NodeLifecycleOptions {
@@ -132,6 +135,7 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
       ...(pr.backend ? { backend: pr.backend } : {}),
       ...(nodeId ? { node_id: nodeId } : {}),
       ...(p ? { current_node_token: p.node_token } : {}),
+      ...(pr.cxPublicKey ? { cx_public_key: pr.cxPublicKey() } : {}),
     };
     if (pr.operator && nodeId) {
       const notAfter = Math.floor(Date.now() / 1000) + DELEGATION_LIFETIME_S;

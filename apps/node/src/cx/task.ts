@@ -1,0 +1,135 @@
+import type { CxKeyPair } from '@iicp/crypto';
+import { openCxRequest, sealCxResponse, type CxResponseEnvelope } from '@iicp/crypto/cx';
+import { IicpProtocolError } from '@iicp/wire';
+import { Counter, type Registry } from 'prom-client';
+
+/** Request header asking the node to refuse plaintext (iicp-confidentiality.md §7). */
+export const REQUIRE_E2E_HEADER = 'x-iicp-require-e2e';
+
+/** How the node treats IICP-CX (iicp-confidentiality.md). */
+export interface NodeCxOptions {
+  /** Keys an envelope may address (current and, during rotation, the previous one). */
+  keys: () => readonly CxKeyPair[];
+  /** `--require-encryption`: plaintext tasks are refused with IICP-E050. */
+  requireEncryption?: boolean;
+}
+
+/** What a decrypted task keeps for its answer. */
+export interface CxSession {
+  readonly sharedSecret: Uint8Array;
+  /** The caller sent `cx_response_encryption: "required"` (§5a.3). */
+  readonly encryptResponse: boolean;
+}
+
+/** Counters on `/metrics`: how many tasks arrived encrypted, and how many failed to open. */
+export interface CxMetrics {
+  tasks: Counter<'mode'>;
+  failures: Counter;
+}
+
+export function createCxMetrics(registry: Registry): CxMetrics {
+  return {
+    tasks: new Counter({
+      name: 'iicp_node_cx_tasks_total',
+      help: 'Tasks received by transport confidentiality: plaintext, encrypted (request only) or encrypted_both (request and response)',
+      labelNames: ['mode'] as const,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'iicp_node_cx_failures_total',
+      help: 'IICP-CX envelopes refused (IICP-E050): undecryptable, unknown key, or CX required',
+      registers: [registry],
+    }),
+  };
+}
+
+/** The shipped Tier-1 code: `IICP-E050` with status 422 (spec/decisions.md D-032). */
+function e050(message: string): IicpProtocolError {
+  return new IicpProtocolError('IICP-E050', message, { status: 422 });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Turn a received CALL body into a plaintext one (iicp-confidentiality.md §4.1, §5):
+ * with `iicp_conf`, decrypt it into `payload` (which must then be absent from the body)
+ * and drop the envelope; without it, refuse when this node or the caller requires
+ * encryption (§7). Throws `IICP-E050` (422) on every CX failure. The returned body goes
+ * through the normal CALL schema afterwards.
+ */
+export async function openCxTask(
+  body: Record<string, unknown>,
+  headers: Record<string, string | string[] | undefined>,
+  cx: NodeCxOptions | undefined,
+  metrics: CxMetrics | undefined,
+): Promise<{ body: Record<string, unknown>; session: CxSession | undefined }> {
+  if (body.iicp_conf === undefined) {
+    const require = headers[REQUIRE_E2E_HEADER];
+    if (cx?.requireEncryption || require === '1' || require === 'true') {
+      metrics?.failures.inc();
+      throw e050('this node accepts IICP-CX encrypted tasks only (send iicp_conf)');
+    }
+    metrics?.tasks.inc({ mode: 'plaintext' });
+    return { body, session: undefined };
+  }
+  try {
+    if (!cx) throw e050('this node does not accept IICP-CX encrypted tasks');
+    if (body.payload !== undefined) throw e050('payload must be absent when iicp_conf is present');
+    if (typeof body.task_id !== 'string' || typeof body.intent !== 'string') {
+      throw e050('an encrypted task needs task_id and intent (they are its associated data)');
+    }
+    const opened = await openCxRequest({
+      envelope: body.iicp_conf,
+      recipientKeys: cx.keys(),
+      taskId: body.task_id,
+      intent: body.intent,
+    });
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(opened.plaintext));
+    } catch {
+      payload = undefined;
+    } finally {
+      opened.plaintext.fill(0);
+    }
+    if (!isRecord(payload)) {
+      opened.sharedSecret.fill(0);
+      throw e050('the decrypted payload is not a JSON object');
+    }
+    const encryptResponse = body.cx_response_encryption === 'required';
+    metrics?.tasks.inc({ mode: encryptResponse ? 'encrypted_both' : 'encrypted' });
+    const { iicp_conf: _envelope, cx_response_encryption: _resp, ...rest } = body;
+    return {
+      body: { ...rest, payload },
+      session: { sharedSecret: opened.sharedSecret, encryptResponse },
+    };
+  } catch (err) {
+    metrics?.failures.inc();
+    throw err;
+  }
+}
+
+/**
+ * The encrypted RESPONSE of §5a.3 as deployed peers send it (spec/decisions.md D-070):
+ * `{task_id, status: "encrypted", iicp_conf_resp}`, the `result` as compact JSON inside,
+ * non-content metadata in clear beside it.
+ */
+export async function sealCxResult(
+  session: CxSession,
+  taskId: string,
+  result: unknown,
+  metadata: Record<string, unknown>,
+): Promise<{ task_id: string; status: 'encrypted'; iicp_conf_resp: CxResponseEnvelope }> {
+  try {
+    const iicp_conf_resp = await sealCxResponse({
+      sharedSecret: session.sharedSecret,
+      taskId,
+      plaintext: JSON.stringify(result ?? null),
+    });
+    return { ...metadata, task_id: taskId, status: 'encrypted', iicp_conf_resp };
+  } finally {
+    session.sharedSecret.fill(0);
+  }
+}
