@@ -32,15 +32,55 @@ export interface AppProcess {
 
 /** Start `apps/<app>/src/cli.ts` with `args` on the workspace sources. */
 export function startApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}): AppProcess {
+  return startScript(app, join(repoRoot, `apps/${app}/src/cli.ts`), args, env);
+}
+
+/** One job of the consumer process (src/client-runner.mjs). */
+export interface ClientJob {
+  readonly directoryUrl: string;
+  readonly op: 'call' | 'stream';
+  readonly intent: string;
+  readonly payload: unknown;
+  readonly constraints?: Record<string, unknown>;
+  /** Phase 1 operator credential sent as `auth.node_token` (D-015). */
+  readonly nodeToken?: string;
+  readonly timeoutMs?: number;
+}
+
+/** What the consumer process prints, one JSON object a line. */
+export type ClientLine =
+  | { attempt: { nodeId: string | null; ok: boolean; errorCode: string | null } }
+  | { delta: { event: string; text: string | null; node_id: string | null } }
+  | { result: { status: string; node_id: string | null; result: unknown } }
+  | { error: { code: string; status: number | null } }
+  | { done: true };
+
+/** Run `@iicp/client` in its own process (as an agent would) for one job. */
+export function runClient(job: ClientJob): AppProcess & { lines(): ClientLine[] } {
+  const p = startScript('client', join(repoRoot, 'tools/e2e/src/client-runner.mjs'), [
+    JSON.stringify(job),
+  ]);
+  return {
+    ...p,
+    lines: () =>
+      p
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as ClientLine),
+  };
+}
+
+/** Start a script on the workspace sources (tsx in-process, `@iicp/source` condition). */
+export function startScript(
+  label: string,
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): AppProcess {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      tsxLoader,
-      '--conditions=@iicp/source',
-      join(repoRoot, `apps/${app}/src/cli.ts`),
-      ...args,
-    ],
+    ['--import', tsxLoader, '--conditions=@iicp/source', file, ...args],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let seen = '';
@@ -73,7 +113,7 @@ export function startApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = 
         listeners.add(onChange);
         void exited.then((code) => {
           if (listeners.delete(onChange) && !check())
-            reject(new Error(`${app} exited (${code}) before ${re}: ${seen.slice(-3000)}`));
+            reject(new Error(`${label} exited (${code}) before ${re}: ${seen.slice(-3000)}`));
         });
       });
     },
