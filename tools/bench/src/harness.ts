@@ -1,0 +1,224 @@
+/**
+ * Shared pieces of the load scenarios: command-line flags, a load run on autocannon
+ * with sub-millisecond latencies, percentiles, RSS of a process, temporary
+ * directories, and the Markdown table plus one machine-readable `BENCH_RESULT` line
+ * every scenario prints last (the smoke test reads it; nothing else does).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+export interface BenchArgs {
+  /** Smoke mode: a few hundred requests per row, no warm-up to speak of. */
+  readonly quick: boolean;
+}
+
+export function parseArgs(argv: readonly string[] = process.argv.slice(2)): BenchArgs {
+  return { quick: argv.includes('--quick') };
+}
+
+/** Latency summary in milliseconds. */
+export interface Latency {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+}
+
+export function percentiles(samples: ArrayLike<number>, n = samples.length): Latency {
+  const sorted = Float64Array.from({ length: n }, (_, i) => samples[i]!).sort();
+  const at = (p: number): number =>
+    n === 0 ? Number.NaN : sorted[Math.min(n - 1, Math.floor((p / 100) * n))]!;
+  return { p50: at(50), p90: at(90), p99: at(99) };
+}
+
+/** A growable list of latencies without per-sample allocation. */
+export class Samples {
+  #data = new Float64Array(4096);
+  #n = 0;
+  push(v: number): void {
+    if (this.#n === this.#data.length) {
+      const next = new Float64Array(this.#data.length * 2);
+      next.set(this.#data);
+      this.#data = next;
+    }
+    this.#data[this.#n++] = v;
+  }
+  get length(): number {
+    return this.#n;
+  }
+  summary(): Latency {
+    return percentiles(this.#data, this.#n);
+  }
+}
+
+/** One measured row. */
+export interface LoadResult {
+  readonly requests: number;
+  readonly rps: number;
+  readonly latency: Latency;
+  /** Socket errors, timeouts and non-2xx answers. */
+  readonly errors: number;
+}
+
+export interface CannonOptions {
+  readonly url: string;
+  readonly connections: number;
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Per-request body (e.g. a fresh task id); overrides `body`. */
+  readonly makeBody?: (i: number) => string;
+  /** Seconds of measurement (ignored when `amount` is set). */
+  readonly durationS?: number;
+  /** Exact number of requests instead of a duration. */
+  readonly amount?: number;
+  /** Seconds of warm-up run (discarded) before the measurement; default 0. */
+  readonly warmupS?: number;
+}
+
+function once(opts: CannonOptions, durationS: number, amount?: number): Promise<LoadResult> {
+  const samples = new Samples();
+  let errors = 0;
+  let counter = 0;
+  const makeBody = opts.makeBody;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: opts.url,
+        connections: opts.connections,
+        method: opts.method ?? 'GET',
+        headers: opts.headers ?? {},
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        ...(makeBody
+          ? {
+              requests: [
+                {
+                  setupRequest: (req: Record<string, unknown>) => ({
+                    ...req,
+                    body: makeBody(counter++),
+                  }),
+                },
+              ],
+            }
+          : {}),
+        ...(amount !== undefined ? { amount } : { duration: durationS }),
+        timeout: 30,
+      },
+      (err, result) => {
+        if (err) return reject(err);
+        const seconds = Math.max(1e-3, result.duration);
+        errors += result.errors + result.timeouts;
+        resolve({
+          requests: samples.length + errors,
+          rps: samples.length / seconds,
+          latency: samples.summary(),
+          errors,
+        });
+      },
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
+      else {
+        errors += 1;
+        if (process.env['BENCH_DEBUG'] && errors < 3) console.error('non-2xx', statusCode);
+      }
+    });
+  });
+}
+
+/** Warm up (discarded), then measure. */
+export async function cannon(opts: CannonOptions): Promise<LoadResult> {
+  if (opts.warmupS && opts.warmupS > 0) await once(opts, opts.warmupS);
+  return once(opts, opts.durationS ?? 5, opts.amount);
+}
+
+/** Resident set size of a process in MB (Linux /proc), or NaN elsewhere. */
+export function rssMb(pid: number | undefined = process.pid): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Samples a process's RSS every 100 ms until stopped; returns the peak. */
+export function rssPeak(pid: number | undefined): () => number {
+  let peak = rssMb(pid);
+  const t = setInterval(() => {
+    const v = rssMb(pid);
+    if (v > peak || Number.isNaN(peak)) peak = v;
+  }, 100);
+  return () => {
+    clearInterval(t);
+    return Math.max(peak, rssMb(pid));
+  };
+}
+
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function machineLine(): string {
+  const cpu = cpus();
+  return `Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export const fmtMs = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
+export const fmtInt = (x: number): string =>
+  Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–';
+export const fmtMb = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '–');
+export const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
+
+/** A Markdown table. Columns whose header ends in a space-free unit are right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const align = headers.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [headers, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** One row as every scenario reports it (the smoke test checks these keys). */
+export interface ResultRow {
+  readonly name: string;
+  readonly [key: string]: string | number | null;
+}
+
+/**
+ * The closing `BENCH_RESULT {json}` line: scenario name, mode and the rows of every
+ * table. Numbers only; never a payload.
+ */
+export function emitResult(scenario: string, args: BenchArgs, rows: readonly ResultRow[]): void {
+  console.log(`BENCH_RESULT ${JSON.stringify({ scenario, quick: args.quick, rows })}`);
+}
+
+/** A load row flattened for {@link emitResult}. */
+export function loadRow(
+  name: string,
+  connections: number,
+  r: LoadResult,
+  extra: Record<string, string | number | null> = {},
+): ResultRow {
+  return {
+    name,
+    connections,
+    requests: r.requests,
+    rps: Math.round(r.rps),
+    p50_ms: round3(r.latency.p50),
+    p90_ms: round3(r.latency.p90),
+    p99_ms: round3(r.latency.p99),
+    errors: r.errors,
+    ...extra,
+  };
+}
+
+export function round3(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : Number.NaN;
+}

@@ -1,0 +1,102 @@
+/**
+ * A purpose-built load generator for streamed answers (autocannon only sees whole
+ * responses): `connections` workers on keep-alive sockets, each sending the next
+ * request when its previous stream ended, timing the first byte that carries the
+ * first token and the end of the stream.
+ */
+import { Agent, request } from 'node:http';
+import { Samples, type Latency } from './harness.ts';
+
+export interface StreamLoadOptions {
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly body: string;
+  readonly connections: number;
+  readonly durationS?: number;
+  readonly amount?: number;
+  /** Text that marks the first token in the stream. */
+  readonly firstMarker: string;
+  /** Text that a complete stream contains (the last token). */
+  readonly lastMarker: string;
+}
+
+export interface StreamLoadResult {
+  readonly requests: number;
+  readonly rps: number;
+  readonly ttft: Latency;
+  readonly ttlt: Latency;
+  readonly errors: number;
+}
+
+function one(
+  agent: Agent,
+  url: URL,
+  opts: StreamLoadOptions,
+): Promise<{ ttft: number; ttlt: number } | undefined> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let ttft = -1;
+    let text = '';
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(opts.body),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (ttft < 0) {
+            text += d;
+            if (text.includes(opts.firstMarker)) ttft = performance.now() - t0;
+          } else if (text.length < 65_536) text += d;
+        });
+        res.on('end', () => {
+          const ok = res.statusCode === 200 && ttft >= 0 && text.includes(opts.lastMarker);
+          resolve(ok ? { ttft, ttlt: performance.now() - t0 } : undefined);
+        });
+        res.on('error', () => resolve(undefined));
+      },
+    );
+    req.on('error', () => resolve(undefined));
+    req.end(opts.body);
+  });
+}
+
+export async function streamLoad(opts: StreamLoadOptions): Promise<StreamLoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
+  const url = new URL(opts.url);
+  const ttft = new Samples();
+  const ttlt = new Samples();
+  let errors = 0;
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = t0 + (opts.durationS ?? 5) * 1000;
+  const more = (): boolean =>
+    opts.amount !== undefined ? started < opts.amount : performance.now() < deadline;
+  const worker = async (): Promise<void> => {
+    while (more()) {
+      started += 1;
+      const r = await one(agent, url, opts);
+      if (r) {
+        ttft.push(r.ttft);
+        ttlt.push(r.ttlt);
+      } else errors += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.connections }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return {
+    requests: ttft.length + errors,
+    rps: ttft.length / seconds,
+    ttft: ttft.summary(),
+    ttlt: ttlt.summary(),
+    errors,
+  };
+}
