@@ -12,6 +12,8 @@ export interface CliIo {
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
 for (const s of SETTINGS)
   OPTIONS[s.flag] = { type: 'string', ...(s.multiple ? { multiple: true } : {}) };
+// A switch: `--allow-plaintext` alone (the env variable takes true|false).
+OPTIONS['allow-plaintext'] = { type: 'boolean' };
 
 export const HELP_MAIN = `iicp-proxy: point any OpenAI, Ollama or Anthropic client at the IICP mesh.
 
@@ -56,6 +58,7 @@ export async function runCli(
   try {
     values = parseArgs({ args: [...rest], options: OPTIONS, strict: true, allowPositionals: false })
       .values as typeof values;
+    if (values['allow-plaintext'] === true) values['allow-plaintext'] = 'true';
   } catch (err) {
     io.err(`iicp-proxy serve: ${(err as Error).message}\n\n${HELP_SERVE}`);
     return 1;

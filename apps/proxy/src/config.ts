@@ -38,6 +38,11 @@ export const ProxyConfigSchema = z.strictObject({
   operatorToken: z.string().min(1).optional(),
   nodeId: z.string().min(1).optional(),
   nodeToken: z.string().min(1).optional(),
+  /** IICP-CX escape hatch: plaintext to nodes without a `cx_public_key` (refused by default). */
+  allowPlaintext: z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+    .transform((v) => v === true || v === 'true' || v === '1')
+    .optional(),
   shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_PROXY_SHUTDOWN_MS),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -147,6 +152,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'IICP_PROXY_NODE_TOKEN',
     help: "the proxy's own node token, sent only to the directory (prefer the env variable)",
     secret: true,
+  },
+  {
+    key: 'allowPlaintext',
+    flag: 'allow-plaintext',
+    env: 'IICP_PROXY_ALLOW_PLAINTEXT',
+    help: 'send plaintext to nodes without an IICP-CX key (default: refuse them; flag alone, or true|false)',
   },
   {
     key: 'shutdownTimeoutMs',

@@ -41,6 +41,7 @@ export function clientOptionsFrom(c: ProxyConfig): ClientOptions {
     ...(c.localFallback ? { localFallback: { endpoint: c.localFallback } } : {}),
     ...(c.operatorToken ? { nodeToken: c.operatorToken } : {}),
     ...(c.nodeId && c.nodeToken ? { identity: { nodeId: c.nodeId, nodeToken: c.nodeToken } } : {}),
+    ...(c.allowPlaintext ? { allowPlaintext: true } : {}),
   };
 }
 

@@ -112,10 +112,15 @@ describe('iicp-proxy CLI', () => {
       IICP_PROXY_DIRECTORY_URL: dir.url,
       IICP_PROXY_OPERATOR_TOKEN: 'operator-token-1234',
     });
-    const code = await runCli(['serve', '--port', '0', '--log-level', 'silent'], h.io, {
-      shutdown: { source: signals, exit: (c) => exits.push(c) },
-      onStarted: (p) => (running = p),
-    });
+    // The scripted node advertises no IICP-CX key.
+    const code = await runCli(
+      ['serve', '--port', '0', '--log-level', 'silent', '--allow-plaintext'],
+      h.io,
+      {
+        shutdown: { source: signals, exit: (c) => exits.push(c) },
+        onStarted: (p) => (running = p),
+      },
+    );
     expect(code).toBe(0);
     expect(h.err).toHaveLength(1);
     expect(h.err[0]).toMatch(/^iicp-proxy listening on http:\/\/127\.0\.0\.1:\d+ /);

@@ -1,6 +1,7 @@
 // @iicp/client: see README.md. The public API is a curated list of named exports.
 // The default entry runs on global fetch only (Node and browsers): no node: imports, no
-// @iicp/http (test/browser-safe.test.ts walks the import graph to keep it so).
+// @iicp/http, and of @iicp/crypto only the browser-safe subpath @iicp/crypto/cx
+// (test/browser-safe.test.ts walks the import graph to keep it so).
 
 export {
   LLM_CHAT_INTENT,
@@ -25,6 +26,8 @@ export {
   discoverCacheMs,
 } from './directory.ts';
 export type { DiscoverOptions } from './directory.ts';
+export { ALLOW_PLAINTEXT_OPTION, nodeCxKey } from './cx.ts';
+export type { CxRecipient } from './cx.ts';
 export { isIicpError } from './errors.ts';
 export type { IicpError } from './errors.ts';
 export {

@@ -73,6 +73,13 @@ export interface ClientOptions {
   readonly requireKeyReady?: boolean;
   /** Opt-in for `high_risk` intents under a private compliance profile (iicp-dir.md §3.4.1). */
   readonly allowHighRisk?: boolean;
+  /**
+   * IICP-CX: payloads are encrypted to every node that advertises a `cx_public_key`, and
+   * keyless nodes are refused (iicp-confidentiality.md §1). `true` lets the client send
+   * plaintext to keyless remote nodes (a transitional escape hatch); nodes with a key
+   * are still always encrypted to. The configured local fallback is never refused.
+   */
+  readonly allowPlaintext?: boolean;
   readonly localFallback?: LocalFallback;
   /** Budget past `timeout_ms` before the client abandons an attempt itself. */
   readonly attemptGraceMs?: number;
@@ -107,6 +114,7 @@ export interface ResolvedOptions {
   readonly allowedRegions: readonly string[];
   readonly requireKeyReady: boolean;
   readonly allowHighRisk: boolean;
+  readonly allowPlaintext: boolean;
   readonly localFallback: LocalFallback | undefined;
   readonly attemptGraceMs: number;
   readonly headers: Readonly<Record<string, string>>;
@@ -265,6 +273,7 @@ export function resolveOptions(input: ClientOptions): ResolvedOptions {
     allowedRegions: [...allowedRegions],
     requireKeyReady: o.requireKeyReady === true,
     allowHighRisk: o.allowHighRisk === true,
+    allowPlaintext: o.allowPlaintext === true,
     localFallback,
     attemptGraceMs: grace,
     headers: { ...(o.headers ?? {}) },

@@ -9,6 +9,7 @@ import {
 import type { AttemptFailure, BreakerState, FallbackTarget, QosLevel } from '@iicp/scoring';
 import { IicpLocalError, IicpProtocolError } from '@iicp/wire';
 import type { NodeSummary } from '@iicp/wire';
+import { keylessRefusal, nodeCxKey, type CxRecipient } from './cx.ts';
 import type { DirectoryClient } from './directory.ts';
 import { abortedError, isIicpError } from './errors.ts';
 import type { IicpError } from './errors.ts';
@@ -20,6 +21,8 @@ export interface Target {
   readonly nodeId: string | undefined;
   readonly endpoint: string;
   readonly local: boolean;
+  /** The node's IICP-CX key: the payload is sealed to it (absent: plaintext, when allowed). */
+  readonly cx?: CxRecipient;
 }
 
 interface RoutableNode {
@@ -27,6 +30,7 @@ interface RoutableNode {
   readonly endpoint: string;
   readonly available: boolean;
   readonly score: number;
+  readonly cx: CxRecipient | undefined;
 }
 
 /** What one attempt produced. */
@@ -271,16 +275,25 @@ export class Router {
     }
     // A node without an id or endpoint cannot be called (a public-view list, say).
     const routable: RoutableNode[] = [];
+    let keyless = 0;
     for (const n of nodes) {
       if (typeof n.node_id === 'string' && typeof n.endpoint === 'string' && n.endpoint !== '') {
+        const cx = nodeCxKey(n, this.o.now());
+        // IICP-CX fails closed: a node without a usable key gets nothing unless allowed.
+        if (!cx && !this.o.allowPlaintext) {
+          keyless++;
+          continue;
+        }
         routable.push({
           node_id: n.node_id,
           endpoint: n.endpoint,
           available: n.available,
           score: n.score,
+          cx,
         });
       }
     }
+    if (routable.length === 0 && keyless > 0 && !local) throw keylessRefusal(req.intent, keyless);
     const usable = filterDirectoryOrder(routable, { isOpen: this.breakers.isOpen });
     const chain: FallbackTarget<RoutableNode>[] = fallbackOrder(usable, {
       maxAttempts,
@@ -289,7 +302,12 @@ export class Router {
     const targets: Target[] = chain.map((step) =>
       step.kind === 'local'
         ? local!
-        : { nodeId: step.node.node_id, endpoint: step.node.endpoint, local: false },
+        : {
+            nodeId: step.node.node_id,
+            endpoint: step.node.endpoint,
+            local: false,
+            ...(step.node.cx ? { cx: step.node.cx } : {}),
+          },
     );
     return (async function* () {
       yield* targets;
@@ -304,6 +322,7 @@ export class Router {
     const excluded: string[] = [];
     let issued = 0;
     let asked = 0;
+    let keyless = 0;
     while (issued < maxAttempts && asked < maxAttempts + 10) {
       asked++;
       let ticket;
@@ -316,6 +335,7 @@ export class Router {
           (err.code === 'IICP-E033' || err.code === 'not_found' || err.status === 404)
         ) {
           if (issued === 0 && !this.o.localFallback) {
+            if (keyless > 0) throw keylessRefusal(req.intent, keyless);
             throw new IicpProtocolError('IICP-E033', 'the directory has no node for this intent', {
               details: { intent: req.intent },
             });
@@ -327,10 +347,16 @@ export class Router {
       const nodeId = ticket.route.node_id;
       excluded.push(ticket.node_id_prefix);
       if (this.breakers.isOpen(nodeId)) continue;
+      const cx = nodeCxKey(ticket.route, this.o.now());
+      if (!cx && !this.o.allowPlaintext) {
+        keyless++;
+        continue;
+      }
       issued++;
-      yield { nodeId, endpoint: ticket.route.endpoint, local: false };
+      yield { nodeId, endpoint: ticket.route.endpoint, local: false, ...(cx ? { cx } : {}) };
     }
     const local = this.localTarget();
+    if (issued === 0 && keyless > 0 && !local) throw keylessRefusal(req.intent, keyless);
     if (local) yield local;
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@iicp/wire';
 import type { TaskConstraints, TaskResponse } from '@iicp/wire';
 import type { AttemptFailure } from '@iicp/scoring';
+import { normalizeTaskResponse, sealTaskPayload, type CxSession } from './cx.ts';
 import type { DirectoryClient } from './directory.ts';
 import { abortedError, peerError, redactSecrets } from './errors.ts';
 import type { IicpError } from './errors.ts';
@@ -190,10 +191,26 @@ export async function attemptTask(
   const body: Record<string, unknown> = {
     task_id: ctx.taskId,
     intent: ctx.intent,
-    payload: ctx.payload,
     constraints: ctx.constraints,
     trace: { trace_id: ctx.traceId },
   };
+  // IICP-CX: sealed to the node's key, fresh per attempt; plaintext only to the local
+  // fallback or, with allowPlaintext, to a keyless node (never after a CX failure).
+  let cx: CxSession | undefined;
+  if (target.cx) {
+    const sealed = await sealTaskPayload(target.cx, ctx.taskId, ctx.intent, ctx.payload, stream);
+    Object.assign(body, sealed.fields);
+    cx = sealed.session;
+  } else if (target.local || ctx.o.allowPlaintext) {
+    body.payload = ctx.payload;
+  } else {
+    return {
+      ok: false,
+      failure: { kind: 'http', status: 422, code: 'IICP-E033' },
+      error: new IicpProtocolError('IICP-E033', 'the node advertises no IICP-CX key'),
+      action: 'switch_now',
+    };
+  }
   if (cred.auth) body.auth = cred.auth;
   const headers: Record<string, string> = {
     ...ctx.o.headers,
@@ -248,9 +265,16 @@ export async function attemptTask(
     }
     if (res.status !== 200) {
       const error = peerError(parsedBody, res.status, ctx.secrets);
+      if (cx && error.code === 'IICP-E050') {
+        // The node could not open our envelope (a stale key, say): on to the next node at
+        // once, still encrypted; never a plaintext retry (iicp-confidentiality.md §6).
+        return { ok: false, failure: { kind: 'peer_closed' }, error, action: 'switch_now' };
+      }
       return { ok: false, failure: { kind: 'http', status: res.status, code: error.code }, error };
     }
-    const parsed = safeParseWire(TaskResponseSchema, parsedBody);
+    const normalized = await normalizeTaskResponse(parsedBody, cx, ctx.taskId, ctx.secrets);
+    if (!normalized.ok) return { ok: false, failure: normalized.failure, error: normalized.error };
+    const parsed = safeParseWire(TaskResponseSchema, normalized.body);
     if (!parsed.ok) {
       return {
         ok: false,
@@ -273,5 +297,6 @@ export async function attemptTask(
     };
   } finally {
     if (!keepDeadline) deadline.cancel();
+    cx?.sharedSecret.fill(0);
   }
 }

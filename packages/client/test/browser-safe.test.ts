@@ -1,6 +1,7 @@
 // The default entry must run in browsers: walk the import graph from src/index.ts,
 // following relative imports and workspace packages into their sources, and fail on
 // any node: builtin, fastify, undici, or @iicp/http / @iicp/crypto (which use them).
+// The one allowed @iicp/crypto import is its browser-safe subpath @iicp/crypto/cx.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,10 @@ const FORBIDDEN = [
   /^undici(\/|$)/,
   /^@iicp\/http$/,
   /^@iicp\/crypto$/,
+  /^@iicp\/crypto\/(?!cx$)/,
 ];
+/** Workspace subpath exports the walk follows into their sources. */
+const SUBPATHS: Record<string, string> = { '@iicp/crypto/cx': 'crypto/src/cx-web.ts' };
 const NODE_BUILTINS = new Set([
   'fs',
   'path',
@@ -60,6 +64,8 @@ function walk(entry: string) {
       specs.push(spec);
       if (spec.startsWith('.')) {
         stack.push(path.resolve(path.dirname(file), spec));
+      } else if (SUBPATHS[spec] !== undefined) {
+        stack.push(path.join(packagesDir, SUBPATHS[spec]));
       } else if (spec.startsWith('@iicp/')) {
         const pkg = spec.slice('@iicp/'.length);
         const src = path.join(packagesDir, pkg, 'src', 'index.ts');
@@ -78,6 +84,20 @@ describe('browser-safe default entry', () => {
     expect(files).toContain(path.join('client', 'src', 'router.ts'));
     expect(files.some((f) => f.startsWith(path.join('wire', 'src')))).toBe(true);
     expect(files.some((f) => f.startsWith(path.join('scoring', 'src')))).toBe(true);
+    // IICP-CX comes from the browser-safe subpath, which is walked like any source.
+    expect(files).toContain(path.join('crypto', 'src', 'cx-web.ts'));
+    expect(files).not.toContain(path.join('crypto', 'src', 'index.ts'));
+  });
+
+  it('the subpath @iicp/crypto/cx resolves to the walked source', async () => {
+    const pkg = JSON.parse(
+      fs.readFileSync(path.join(packagesDir, 'crypto', 'package.json'), 'utf8'),
+    ) as { exports: Record<string, Record<string, string>> };
+    expect(pkg.exports['./cx']?.['@iicp/source']).toBe('./src/cx-web.ts');
+    const client = JSON.parse(
+      fs.readFileSync(path.join(packagesDir, 'client', 'package.json'), 'utf8'),
+    ) as { dependencies: Record<string, string> };
+    expect(client.dependencies['@iicp/crypto']).toBeDefined();
   });
 
   it('imports no node: builtin, fastify, undici, @iicp/http or @iicp/crypto', () => {

@@ -194,7 +194,7 @@ describe('typed helpers (SDK-02)', () => {
   });
 
   it('chat() answers in the OpenAI Chat Completions shape', async () => {
-    const client = createClient({ directoryUrl: dir.url });
+    const client = createClient({ directoryUrl: dir.url, allowPlaintext: true });
     const r = await client.chat([{ role: 'user', content: 'ping' }], {
       model: 'llama',
       timeout_ms: 5000,
@@ -211,7 +211,7 @@ describe('typed helpers (SDK-02)', () => {
   });
 
   it('complete() and embed() map onto their intents', async () => {
-    const client = createClient({ directoryUrl: dir.url });
+    const client = createClient({ directoryUrl: dir.url, allowPlaintext: true });
     const c = await client.complete('once upon');
     expect(c.choices[0]!.text).toBe('done');
     expect(node.requests.at(-1)!.body.payload).toEqual({ prompt: 'once upon' });
@@ -227,7 +227,11 @@ describe('typed helpers (SDK-02)', () => {
     });
     const d2 = await startDirectory([], { nodes: () => [entry(bad, 0.9)] });
     try {
-      const client = createClient({ directoryUrl: d2.url, sleep: async () => undefined });
+      const client = createClient({
+        directoryUrl: d2.url,
+        sleep: async () => undefined,
+        allowPlaintext: true,
+      });
       const err: any = await outcome(() => client.chat([{ role: 'user', content: 'x' }]));
       expect(err).toBeInstanceOf(IicpProtocolError);
       expect(err.code).toBe('no_available_node');

@@ -43,6 +43,8 @@ async function mesh(
       sleep: time.sleep,
       random: () => 0.5,
       attemptGraceMs: 0,
+      // Scripted nodes advertise no IICP-CX key (test/cx.test.ts covers encryption).
+      allowPlaintext: true,
       ...extra,
     });
   return { log, nodes, dir, time, make };
@@ -373,7 +375,10 @@ describe('routing profiles (iicp-dir.md §3.4.1)', () => {
       nodes: () => [entry(a, 0.9, { key_ready: false }), entry(b, 0.8, { key_ready: true })],
     });
     servers.push(a, b, dir);
-    await createClient({ directoryUrl: dir.url, requireKeyReady: true }).call(INTENT, {});
+    await createClient({ directoryUrl: dir.url, requireKeyReady: true, allowPlaintext: true }).call(
+      INTENT,
+      {},
+    );
     expect([a.requests.length, b.requests.length]).toEqual([0, 1]);
   });
 

@@ -27,6 +27,8 @@ async function mesh(handlers: NodeHandler[]) {
     nodeToken: 'operator-token-1234',
     now: time.now,
     sleep: time.sleep,
+    // Scripted nodes advertise no IICP-CX key (test/cx.test.ts covers encryption).
+    allowPlaintext: true,
   });
   return { nodes, client, time };
 }

@@ -50,6 +50,8 @@ export async function startProxy(
       sleep: time.sleep,
       timeoutMs: 5_000,
       attemptGraceMs: 500,
+      // Scripted nodes advertise no IICP-CX key.
+      allowPlaintext: true,
       ...client,
     },
     logger: { level: 'debug', stream },

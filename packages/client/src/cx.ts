@@ -1,0 +1,181 @@
+import {
+  openCxResponse,
+  readCxAdvertisement,
+  sealCxRequest,
+  type CxRecipient,
+} from '@iicp/crypto/cx';
+import { IicpProtocolError, isKnownErrorCode } from '@iicp/wire';
+import type { AttemptFailure } from '@iicp/scoring';
+import { redactSecrets } from './errors.ts';
+import type { IicpError } from './errors.ts';
+
+/**
+ * IICP-CX on the consumer side (iicp-confidentiality.md §1, §3.2, §5, §5a.3;
+ * spec/decisions.md D-054, D-070): every remote node that advertises a usable
+ * `cx_public_key` gets the payload sealed to that key with a fresh ephemeral key per
+ * attempt (CX-06); a keyless node is refused unless the caller set `allowPlaintext`;
+ * there is no automatic plaintext fallback after a CX error.
+ */
+
+export type { CxRecipient } from '@iicp/crypto/cx';
+
+/** The option that lets a client send plaintext to keyless nodes. */
+export const ALLOW_PLAINTEXT_OPTION = 'allowPlaintext';
+
+/** A node's usable CX key, or `undefined` (absent, malformed, expired: fail closed). */
+export function nodeCxKey(
+  node: { readonly cx_public_key?: unknown },
+  nowMs: number,
+): CxRecipient | undefined {
+  return readCxAdvertisement(node.cx_public_key, nowMs);
+}
+
+/** Every candidate was keyless and plaintext is not allowed: refuse before any payload leaves. */
+export function keylessRefusal(intent: string, keyless: number): IicpProtocolError {
+  return new IicpProtocolError(
+    'IICP-E033',
+    `no node for this intent advertises a usable IICP-CX key (cx_public_key); tasks are encrypted by default, set ${ALLOW_PLAINTEXT_OPTION}: true to send plaintext to keyless nodes`,
+    {
+      details: {
+        intent,
+        reason: 'no_cx_key',
+        keyless_nodes: keyless,
+        option: ALLOW_PLAINTEXT_OPTION,
+      },
+    },
+  );
+}
+
+/** What one encrypted attempt keeps until its answer is read. */
+export interface CxSession {
+  readonly sharedSecret: Uint8Array;
+  /** `cx_response_encryption: "required"` was sent: a plaintext answer is refused. */
+  readonly responseEncrypted: boolean;
+}
+
+/**
+ * The CALL members replacing `payload` (§4.1): `iicp_conf`, and
+ * `cx_response_encryption: "required"` when the node advertised
+ * `response_encryption_v1` and the answer is buffered (D-070).
+ */
+export async function sealTaskPayload(
+  key: CxRecipient,
+  taskId: string,
+  intent: string,
+  payload: Record<string, unknown>,
+  stream: boolean,
+): Promise<{ fields: Record<string, unknown>; session: CxSession }> {
+  const sealed = await sealCxRequest({
+    recipientPublicKey: key.publicKey,
+    recipientKeyId: key.keyId,
+    taskId,
+    intent,
+    plaintext: JSON.stringify(payload),
+  });
+  const responseEncrypted = key.responseEncryption && !stream;
+  return {
+    fields: {
+      iicp_conf: sealed.envelope,
+      ...(responseEncrypted ? { cx_response_encryption: 'required' } : {}),
+    },
+    session: { sharedSecret: sealed.sharedSecret, responseEncrypted },
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+type Normalized =
+  | { readonly ok: true; readonly body: unknown }
+  | { readonly ok: false; readonly failure: AttemptFailure; readonly error: IicpError };
+
+/** A node answered something we cannot use: like a broken connection, try the next node. */
+function broken(error: IicpError): Normalized {
+  return { ok: false, failure: { kind: 'peer_closed' }, error };
+}
+
+/**
+ * A 200 RESPONSE body as deployed peers send it, made into the spec's shape before the
+ * schema reads it (Postel's rule, spec/decisions.md D-070, D-071):
+ * - `status: "encrypted"` with `iicp_conf_resp`: decrypted with the attempt's shared
+ *   secret; the plaintext is the `result`, or a whole RESPONSE object;
+ * - a plaintext success after `cx_response_encryption: "required"`: refused;
+ * - `error_code` / `error_message` and no `result`: a failed attempt with that code
+ *   (retried elsewhere, counted by the breaker);
+ * - `status: "completed"`: `success`.
+ */
+export async function normalizeTaskResponse(
+  raw: unknown,
+  session: CxSession | undefined,
+  taskId: string,
+  secrets: readonly string[],
+): Promise<Normalized> {
+  if (!isRecord(raw)) return { ok: true, body: raw };
+  let body: Record<string, unknown> = raw;
+  if (body.status === 'encrypted' || body.iicp_conf_resp !== undefined) {
+    if (!session) {
+      return broken(
+        new IicpProtocolError(
+          'backend_error',
+          'the node sent an encrypted answer to a plaintext task',
+        ),
+      );
+    }
+    let value: unknown;
+    try {
+      const pt = await openCxResponse({
+        sharedSecret: session.sharedSecret,
+        taskId,
+        envelope: body.iicp_conf_resp,
+      });
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(pt));
+    } catch {
+      return broken(
+        new IicpProtocolError('IICP-E050', "the node's encrypted answer could not be decrypted", {
+          status: 422,
+        }),
+      );
+    }
+    const { iicp_conf_resp: _env, status: _status, ...meta } = body;
+    body =
+      isRecord(value) && typeof value.task_id === 'string' && typeof value.status === 'string'
+        ? { ...meta, ...value }
+        : { ...meta, status: 'success', result: value, error: null };
+  } else if (
+    session?.responseEncrypted &&
+    (body.status === 'success' || body.status === 'completed' || body.result !== undefined)
+  ) {
+    return broken(
+      new IicpProtocolError(
+        'IICP-E050',
+        'the node answered in plaintext although response encryption was negotiated',
+        { status: 422 },
+      ),
+    );
+  }
+  const errorCode = body.error_code;
+  const errorMessage = body.error_message;
+  if (
+    (body.result === undefined || body.result === null) &&
+    (typeof errorCode === 'string' || typeof errorMessage === 'string') &&
+    body.error == null
+  ) {
+    const code =
+      typeof errorCode === 'string' && isKnownErrorCode(errorCode) ? errorCode : 'backend_error';
+    const message =
+      typeof errorMessage === 'string' ? errorMessage : 'the node reported a backend error';
+    return broken(
+      new IicpProtocolError(code, redactSecrets(message.slice(0, 500), secrets), {
+        details: {
+          task_id: taskId,
+          ...(typeof errorCode === 'string'
+            ? { node_error_code: redactSecrets(errorCode.slice(0, 100), secrets) }
+            : {}),
+        },
+      }),
+    );
+  }
+  if (body.status === 'completed') body = { ...body, status: 'success' };
+  return { ok: true, body };
+}
