@@ -70,6 +70,8 @@ export interface CannonOptions {
   readonly body?: string;
   /** Per-request body (e.g. a fresh task id); overrides `body`. */
   readonly makeBody?: (i: number) => string;
+  /** Per-request extra headers (e.g. each node's own token), same `i` as makeBody. */
+  readonly makeHeaders?: (i: number) => Record<string, string>;
   /** Seconds of measurement (ignored when `amount` is set). */
   readonly durationS?: number;
   /** Exact number of requests instead of a duration. */
@@ -83,6 +85,7 @@ function once(opts: CannonOptions, durationS: number, amount?: number): Promise<
   let errors = 0;
   let counter = 0;
   const makeBody = opts.makeBody;
+  const makeHeaders = opts.makeHeaders;
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -95,10 +98,21 @@ function once(opts: CannonOptions, durationS: number, amount?: number): Promise<
           ? {
               requests: [
                 {
-                  setupRequest: (req: Record<string, unknown>) => ({
-                    ...req,
-                    body: makeBody(counter++),
-                  }),
+                  setupRequest: (req: Record<string, unknown>) => {
+                    const i = counter++;
+                    return {
+                      ...req,
+                      body: makeBody(i),
+                      ...(makeHeaders
+                        ? {
+                            headers: {
+                              ...(req['headers'] as Record<string, string>),
+                              ...makeHeaders(i),
+                            },
+                          }
+                        : {}),
+                    };
+                  },
                 },
               ],
             }

@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/*
+ * Every load scenario in --quick mode (a few hundred requests per row): proves the
+ * scripts start what they need, measure and print their table and the closing
+ * BENCH_RESULT line. Structure only, never timing.
+ */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const tsx = join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
+
+interface Result {
+  scenario: string;
+  quick: boolean;
+  rows: Record<string, unknown>[];
+}
+
+function runQuick(
+  scenario: string,
+): Promise<{ code: number | null; out: string; result?: Result }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(
+      process.execPath,
+      [
+        tsx,
+        '--conditions=@iicp/source',
+        join(repoRoot, `tools/bench/src/${scenario}.ts`),
+        '--quick',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      resolveRun({
+        code,
+        out,
+        ...(line ? { result: JSON.parse(line.slice('BENCH_RESULT '.length)) as Result } : {}),
+      });
+    });
+  });
+}
+
+/** Rows named like `prefix…` with every key in `keys` a number. */
+function expectRows(r: Result, prefix: string, keys: string[], min = 1): void {
+  const rows = r.rows.filter((x) => String(x['name']).startsWith(prefix));
+  expect(rows.length, `${r.scenario}: rows named ${prefix}…`).toBeGreaterThanOrEqual(min);
+  for (const row of rows)
+    for (const k of keys) expect(typeof row[k], `${prefix} ${k}`).toBe('number');
+}
+
+const LOAD = ['connections', 'requests', 'rps', 'p50_ms', 'p90_ms', 'p99_ms', 'errors'];
+
+describe('bench scenarios, --quick', () => {
+  it.concurrent(
+    'task-path: direct, Portkey and proxy → node, plain and streamed, 1 and 8 connections',
+    async () => {
+      const { code, out, result } = await runQuick('task-path');
+      expect(code, out.slice(-2000)).toBe(0);
+      expect(result).toMatchObject({ scenario: 'task-path', quick: true });
+      expect(out).toContain('| Non-streamed chat |');
+      expect(out).toContain('TTFT p50');
+      for (const t of ['direct to backend', 'Portkey gateway', 'iicp-proxy']) {
+        expectRows(result!, `non-streamed: ${t}`, [...LOAD, 'added_p50_ms'], 2);
+        expectRows(result!, `streamed: ${t}`, ['ttft_p50_ms', 'ttlt_p50_ms', 'errors'], 2);
+      }
+      // Every call through every path succeeded.
+      for (const row of result!.rows) expect(row['errors'], String(row['name'])).toBe(0);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'relay: direct node call vs through iicp-relay',
+    async () => {
+      const { code, out, result } = await runQuick('relay');
+      expect(code, out.slice(-2000)).toBe(0);
+      expectRows(result!, 'direct to iicp-node', LOAD, 2);
+      expectRows(result!, 'through iicp-relay', [...LOAD, 'added_p50_ms'], 2);
+      for (const row of result!.rows) expect(row['errors'], String(row['name'])).toBe(0);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'discover: directory vs bare Fastify at 1, 8, 64 connections, with memory',
+    async () => {
+      const { code, out, result } = await runQuick('discover');
+      expect(code, out.slice(-2000)).toBe(0);
+      expectRows(result!, 'bare Fastify', LOAD, 3);
+      expectRows(result!, 'directory discover', [...LOAD, 'ratio_to_baseline', 'body_bytes'], 3);
+      expectRows(result!, 'directory memory', ['rest_rss_mb', 'load_rss_mb']);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'heartbeats: directory vs raw better-sqlite3',
+    async () => {
+      const { code, out, result } = await runQuick('heartbeats');
+      expect(code, out.slice(-2000)).toBe(0);
+      expectRows(result!, 'directory heartbeats', LOAD, 2);
+      expectRows(result!, 'better-sqlite3', ['rps'], 2);
+      for (const row of result!.rows) if ('errors' in row) expect(row['errors']).toBe(0);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'crypto: Ed25519, bcrypt and the token cache',
+    async () => {
+      const { code, out, result } = await runQuick('crypto');
+      expect(code, out.slice(-2000)).toBe(0);
+      expect(result!.rows.map((r) => r['name'])).toEqual([
+        'consumer token verify (Ed25519, claims checked)',
+        'Ed25519 verify, 200 B message',
+        'node token: bcrypt verify (cost 10)',
+        'node token: verified-token cache hit',
+      ]);
+      expectRows(result!, '', ['ops_per_s'], 4);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'memory: directory, node and proxy RSS',
+    async () => {
+      const { code, out, result } = await runQuick('memory');
+      expect(code, out.slice(-2000)).toBe(0);
+      expectRows(result!, 'iicp-directory', ['rest_rss_mb', 'load_rss_mb']);
+      expectRows(result!, 'iicp-node', ['rest_rss_mb', 'load_rss_mb']);
+      expectRows(result!, 'iicp-proxy', ['rest_rss_mb', 'load_rss_mb']);
+    },
+    110_000,
+  );
+});
