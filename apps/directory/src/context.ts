@@ -193,7 +193,7 @@ function pick(n: StoredNode, key: string): unknown {
 }
 
 /** Route-dispatch node view (iicp-dir.md §3.4 NODELIST entry). */
-export function dispatchView(n: StoredNode, score: number): Record<string, unknown> {
+export function dispatchView(n: StoredNode, score: number, now: number): Record<string, unknown> {
   const caps = capabilitiesOf(n);
   const modalities = union(caps.map((c) => c.input_modalities ?? ['text']));
   const cx = pick(n, 'cx_public_key');
@@ -219,6 +219,7 @@ export function dispatchView(n: StoredNode, score: number): Record<string, unkno
     status: n.status,
     ...(n.livenessRttMs !== null ? { latency_estimate_ms: Math.round(n.livenessRttMs) } : {}),
     reputation_score: n.reputation,
+    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
     completed_tasks_count: n.completedTasksCount,
     input_modalities: modalities,
     models: union(caps.map((c) => c.models)),
@@ -233,7 +234,7 @@ export function dispatchView(n: StoredNode, score: number): Record<string, unkno
 }
 
 /** `view=public` node (iicp-dir.md §3.4 public presentation): no id, routes or keys. */
-export function publicView(n: StoredNode, score: number): Record<string, unknown> {
+export function publicView(n: StoredNode, score: number, now: number): Record<string, unknown> {
   const caps = capabilitiesOf(n);
   return {
     node_id_prefix: n.nodeId.replace(/-/g, '').slice(0, 8),
@@ -242,6 +243,7 @@ export function publicView(n: StoredNode, score: number): Record<string, unknown
     available: n.available && n.status === 'active',
     load: n.load,
     reputation_score: n.reputation,
+    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
     completed_tasks_count: n.completedTasksCount,
     route_class: 'direct',
     key_ready: n.record['cx_public_key'] != null,
@@ -249,6 +251,20 @@ export function publicView(n: StoredNode, score: number): Record<string, unknown
     input_modalities: union(caps.map((c) => c.input_modalities ?? ['text'])),
     cip_conformance_level: n.record['cip_conformance_level'] ?? 'CIP-None',
   };
+}
+
+/** Identity-age gate for platinum: 720 h (iicp-cooperative-inference.md §5.1.1). */
+const PLATINUM_MIN_AGE_MS = 720 * 3600_000;
+
+/**
+ * `reputation_tier` (iicp-cooperative-inference.md §5.1.1): bronze ≥ 0, silver ≥ 0.40,
+ * gold ≥ 0.65, platinum ≥ 0.85 and registered ≥ 720 h ago (else gold).
+ */
+export function reputationTier(reputation: number, registeredAt: number, now: number): string {
+  if (reputation >= 0.85) return now - registeredAt >= PLATINUM_MIN_AGE_MS ? 'platinum' : 'gold';
+  if (reputation >= 0.65) return 'gold';
+  if (reputation >= 0.4) return 'silver';
+  return 'bronze';
 }
 
 function round4(x: number): number {

@@ -244,7 +244,7 @@ describe.each(BACKENDS)('directory app on %s', (kind) => {
     expect(missing.json().error.code).toBe('not_found');
   });
 
-  it('DIR-DISC-01..05/08/11: discover serves live nodes score-sorted with the spec cache header', async () => {
+  it('DIR-DISC-01..06/08/11, DIR-CIP-01/03: discover serves live nodes score-sorted with the spec cache header', async () => {
     for (let i = 0; i < 3; i++)
       await register(registerBody(stub.url, { region: i === 0 ? 'us-east' : 'eu-west' }));
     const r = await t.app.inject(
@@ -262,6 +262,9 @@ describe.each(BACKENDS)('directory app on %s', (kind) => {
     expect(list.nodes[0]!.region).toBe('us-east');
     for (const n of list.nodes) {
       expect(n.available).toBe(true);
+      // DIR-CIP-01/03: new nodes start at 0.5, i.e. silver.
+      expect(n.cip_conformance_level).toBe('CIP-None');
+      expect(n.reputation_tier).toBe('silver');
       expect(n.score).toBeGreaterThanOrEqual(0.1);
       expect(n.score).toBeLessThanOrEqual(1);
     }
@@ -334,5 +337,17 @@ describe.each(BACKENDS)('directory app on %s', (kind) => {
     expect(st.mesh_health.score).toBeGreaterThanOrEqual(0);
     expect(st.mesh_health.score).toBeLessThanOrEqual(1);
     expect(st.per_intent[CHAT]).toBeGreaterThan(0);
+  });
+});
+
+describe('reputation tiers', () => {
+  it('follow the §5.1.1 thresholds with the 720 h platinum gate', async () => {
+    const { reputationTier } = await import('../src/context.ts');
+    const now = 2_000_000_000_000;
+    expect(reputationTier(0.1, now, now)).toBe('bronze');
+    expect(reputationTier(0.4, now, now)).toBe('silver');
+    expect(reputationTier(0.65, now, now)).toBe('gold');
+    expect(reputationTier(0.9, now - 719 * 3600_000, now)).toBe('gold');
+    expect(reputationTier(0.9, now - 720 * 3600_000, now)).toBe('platinum');
   });
 });

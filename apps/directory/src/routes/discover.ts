@@ -16,6 +16,7 @@ function discover(
   const t0 = performance.now();
   const q = parseWire(DiscoverQuerySchema, req.query);
   const view = q.view ?? 'dispatch';
+  const now = ctx.now();
   const ranked = ctx.index.query({
     intent: q.intent,
     qos: q.qos ?? null,
@@ -27,13 +28,13 @@ function discover(
     maxMultiplier: q.max_multiplier ?? null,
     modality: q.modality ?? null,
     cipCapable: q.cip_capable ?? null,
-    now: ctx.now(),
+    now,
   });
   const nodes: Record<string, unknown>[] = [];
   for (const r of ranked) {
     const n = ctx.nodes.get(r.nodeId);
     if (!n) continue;
-    nodes.push(view === 'public' ? publicView(n, r.score) : dispatchView(n, r.score));
+    nodes.push(view === 'public' ? publicView(n, r.score, now) : dispatchView(n, r.score, now));
   }
   void reply.header('cache-control', DISCOVER_CACHE_CONTROL);
   const queryMs = Math.round(performance.now() - t0);

@@ -34,9 +34,10 @@ function me(req: FastifyRequest): MeResponse {
 async function nodeDetail(ctx: DirectoryContext, id: string): Promise<Record<string, unknown>> {
   const n = isUuidV4(id) || /^[0-9a-f-]{36}$/i.test(id) ? await ctx.store.get(id) : undefined;
   if (!n) throw new IicpProtocolError('not_found', 'unknown node_id');
-  const live = isLive(n, ctx.now());
+  const now = ctx.now();
+  const live = isLive(n, now);
   return {
-    ...dispatchView(n, 0),
+    ...dispatchView(n, 0, now),
     score: undefined,
     available: live && n.available,
     status: live ? 'active' : 'dormant',
