@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/*
+ * IICP-CX through a relay, over real processes: iicp-proxy (defaults) → iicp-directory
+ * (discover lists the node's relay-for endpoint and its key) → iicp-relay → iicp-node
+ * (unreachable, `--relay auto`) → a scripted backend. The relay carries ciphertext
+ * both ways (CX-03); the node's /metrics shows it opened and sealed the task.
+ */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const tsx = join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
+const CANARY = 'canary-e2e-cx-4e81';
+const CHAT = 'urn:iicp:intent:llm:chat:v1';
+
+function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(
+    process.execPath,
+    [tsx, '--conditions=@iicp/source', join(repoRoot, `apps/${app}/src/cli.ts`), ...args],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
+
+/** Everything a process wrote, and a wait for a line matching `re`. */
+function watch(child: ChildProcess) {
+  let seen = '';
+  const onData = (d: Buffer): void => {
+    seen += d.toString();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  return {
+    output: () => seen,
+    waitFor: (re: RegExp) =>
+      new Promise<RegExpMatchArray>((res, rej) => {
+        const check = (): void => {
+          const m = seen.match(re);
+          if (m) {
+            child.stdout!.off('data', check);
+            child.stderr!.off('data', check);
+            res(m);
+          }
+        };
+        child.stdout!.on('data', check);
+        child.stderr!.on('data', check);
+        child.once('exit', (c) =>
+          rej(new Error(`exited (${c}) before ${re}: ${seen.slice(-2000)}`)),
+        );
+        check();
+      }),
+  };
+}
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((r) =>
+    child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c)),
+  );
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((r) =>
+    server.listen(0, '127.0.0.1', () =>
+      r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+/** A port nothing listens on (bound, then closed). */
+function closedPort(): Promise<number> {
+  return new Promise((r) => {
+    const s = createTcpServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => r(port));
+    });
+  });
+}
+
+describe('IICP-CX end to end through a relay', () => {
+  const dirs: string[] = [];
+  const procs: ChildProcess[] = [];
+  const servers: Server[] = [];
+  let nodeUrl = '';
+  let proxyUrl = '';
+  let relayUrl = '';
+  const logs: ReturnType<typeof watch>[] = [];
+
+  beforeAll(async () => {
+    const backend = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const json = (v: unknown) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v));
+        if (req.url === '/v1/models') return json({ data: [{ id: 'cx-model' }] });
+        return json({
+          model: 'cx-model',
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'relayed' }, finish_reason: 'stop' },
+          ],
+          usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+        });
+      });
+    });
+    servers.push(backend);
+    const backendUrl = await listen(backend);
+    const dataDir = await mkdtemp(join(tmpdir(), 'e2e-cxr-dir-'));
+    const home = await mkdtemp(join(tmpdir(), 'e2e-cxr-node-'));
+    dirs.push(dataDir, home);
+
+    const directory = cli('directory', [
+      ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
+      ...['--log-level', 'warn'],
+    ]);
+    procs.push(directory);
+    const directoryUrl = (
+      await watch(directory).waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
+    )[1]!;
+
+    const relay = cli('relay', [
+      ...['serve', '--port', '0', '--directory-url', directoryUrl, '--no-require-ticket'],
+      ...['--log-level', 'info'],
+    ]);
+    procs.push(relay);
+    const relayLog = watch(relay);
+    logs.push(relayLog);
+    relayUrl = (await relayLog.waitFor(/iicp-relay listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+
+    const init = cli('node', [
+      ...['init', '--yes', '--home', home, '--backend-url', backendUrl],
+      ...['--backend-type', 'openai', '--directory-url', directoryUrl, '--intent', CHAT],
+    ]);
+    expect(await exitCode(init)).toBe(0);
+    const unreachable = `http://127.0.0.1:${await closedPort()}`;
+    const node = cli('node', [
+      ...['serve', '--home', home, '--port', '0', '--public-endpoint', unreachable],
+      ...['--relay', 'auto', '--log-level', 'info'],
+    ]);
+    procs.push(node);
+    const nodeLog = watch(node);
+    logs.push(nodeLog);
+    nodeUrl = (
+      await nodeLog.waitFor(
+        /listening on (http:\/\/127\.0\.0\.1:\d+),.* via relay .*\(turn_relay\)/,
+      )
+    )[1]!;
+
+    const proxy = cli('proxy', ['serve', '--port', '0', '--log-level', 'info'], {
+      IICP_PROXY_DIRECTORY_URL: directoryUrl,
+    });
+    procs.push(proxy);
+    const proxyLog = watch(proxy);
+    logs.push(proxyLog);
+    proxyUrl = (await proxyLog.waitFor(/iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+
+    for (let i = 0; i < 150; i++) {
+      const list = (await (await fetch(`${directoryUrl}/v1/discover?intent=${CHAT}`)).json()) as {
+        nodes: { endpoint: string; cx_public_key?: unknown }[];
+      };
+      if (list.nodes.some((n) => n.endpoint.startsWith(relayUrl) && n.cx_public_key != null)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const p of procs.reverse()) {
+      p.kill('SIGKILL');
+      await exitCode(p);
+    }
+    for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('an encrypted chat crosses the relay sealed both ways; the prompt reaches no log', async () => {
+    const res = await fetch(`${proxyUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'cx-model', messages: [{ role: 'user', content: CANARY }] }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0]!.message.content).toBe('relayed');
+    const metrics = await (await fetch(`${nodeUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^iicp_node_cx_tasks_total\{mode="encrypted_both"\} 1$/m);
+    const relayMetrics = await (await fetch(`${relayUrl}/metrics`)).text();
+    expect(relayMetrics).not.toContain(CANARY);
+    for (const l of logs) expect(l.output()).not.toContain(CANARY);
+  });
+});
