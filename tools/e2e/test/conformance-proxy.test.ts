@@ -12,7 +12,9 @@ import { startApp, type AppProcess } from '../src/index.ts';
  * The proxy conformance suite (conformance-test-suite.md §5) against the real
  * iicp-proxy process, pointed at the harness's scripted directory and nodes so that
  * every routing decision is visible. A short per-attempt timeout keeps the
- * PROXY-TIMEOUT checks quick (the scripted nodes hold for the CALL's timeout_ms).
+ * PROXY-TIMEOUT checks quick (the scripted nodes hold for the CALL's timeout_ms). The
+ * scripted nodes advertise no IICP-CX key, which the client refuses by default, so the
+ * proxy runs with --allow-plaintext.
  */
 describe('conformance: proxy suite against iicp-proxy', () => {
   let proxy: AppProcess | undefined;
@@ -30,7 +32,16 @@ describe('conformance: proxy suite against iicp-proxy', () => {
         mesh = await startProxyMesh();
         proxy = startApp(
           'proxy',
-          ['serve', '--port', '0', '--log-level', 'warn', '--timeout-ms', '1000'],
+          [
+            'serve',
+            '--port',
+            '0',
+            '--log-level',
+            'warn',
+            '--timeout-ms',
+            '1000',
+            '--allow-plaintext',
+          ],
           { IICP_PROXY_DIRECTORY_URL: mesh.directoryUrl, IICP_PROXY_OPERATOR_TOKEN: 'e2e-token' },
         );
         const target = (

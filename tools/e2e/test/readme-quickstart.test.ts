@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,5 +158,35 @@ describe('README quick start', () => {
       expect(out).toMatch(/stopped\.\s*$/);
       pid = undefined;
     }, 120_000);
+  });
+});
+
+describe('README Documentation section', () => {
+  const start = readme.indexOf('\n## Documentation');
+  const docs = readme.slice(start, readme.indexOf('\n## ', start + 1));
+
+  it('links operator pages for all four apps, agents and contributors, all existing', () => {
+    const links = [...docs.matchAll(/\]\(([^)#]+)\)/g)].map((m) => m[1]!);
+    for (const page of ['directory', 'node', 'relay', 'proxy', 'agents', 'contributing'])
+      expect(links).toContain(`docs/${page}.md`);
+    for (const l of links) expect(existsSync(join(repoRoot, l)), l).toBe(true);
+  });
+
+  // Each operator page lists every flag the app's own --help prints.
+  it.each([
+    ['directory', ['--help']],
+    ['node', ['serve', '--help']],
+    ['relay', ['--help']],
+    ['proxy', ['serve', '--help']],
+  ] as const)('docs/%s.md names every flag of its --help', (app, args) => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@iicp/source', `apps/${app}/src/cli.ts`, ...args],
+      { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
+    );
+    const flags = new Set([...(r.stdout + r.stderr).matchAll(/--[a-z][a-z-]+/g)].map((m) => m[0]));
+    expect(flags.size).toBeGreaterThan(5);
+    const page = readFileSync(join(repoRoot, `docs/${app}.md`), 'utf8');
+    expect([...flags].filter((f) => f !== '--help' && !page.includes(f))).toEqual([]);
   });
 });
