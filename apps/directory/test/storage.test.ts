@@ -142,7 +142,7 @@ describe.each(BACKENDS)('NodeStore on %s', (kind: BackendName) => {
     expect(await store.addressHistory('n1')).toEqual([]);
   });
 
-  it('counts rate-limit hits atomically in a fixed window', async () => {
+  it('counts rate-limit hits atomically in a rolling window', async () => {
     const W = 60_000;
     const now = T0 - (T0 % W) + 1000;
     const hits = await Promise.all(
@@ -151,8 +151,14 @@ describe.each(BACKENDS)('NodeStore on %s', (kind: BackendName) => {
     expect(hits.map((h) => h.hits).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(hits.filter((h) => h.allowed)).toHaveLength(7);
     expect(hits[0]!.retryAfterS).toBe(59);
+    // One window later the previous burst still weighs (59/60 of 10 hits): refused.
     const next = await store.hitRateLimit('ip:1', 7, W, now + W);
-    expect(next).toMatchObject({ allowed: true, hits: 1 });
+    expect(next).toMatchObject({ allowed: false, hits: 1 });
+    expect(next.retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(next.retryAfterS).toBeLessThanOrEqual(59);
+    // Two windows later the burst has rolled out.
+    const later = await store.hitRateLimit('ip:1', 7, W, now + 2 * W);
+    expect(later).toMatchObject({ allowed: true, hits: 1 });
     expect((await store.hitRateLimit('ip:2', 7, W, now)).hits).toBe(1);
   });
 

@@ -392,21 +392,36 @@ export class NodeStore {
     windowMs: number,
     now: number,
   ): Promise<RateLimitResult> {
+    // A rolling window (spec/decisions.md D-012), estimated from two fixed windows: the
+    // current count plus the previous window's count weighted by how much of it still
+    // lies inside the last `windowMs`. The increment is one atomic statement, so
+    // instances sharing a database share the count.
     const windowStart = Math.floor(now / windowMs) * windowMs;
     const row = await this.db
       .insertInto('rate_limits')
-      .values({ bucket, window_start: windowStart, hits: 1 })
+      .values({ bucket: `${bucket}@${windowStart}`, window_start: windowStart, hits: 1 })
       .onConflict((oc) =>
-        oc.column('bucket').doUpdateSet({
-          hits: sql<number>`case when rate_limits.window_start = ${windowStart} then rate_limits.hits + 1 else 1 end`,
-          window_start: windowStart,
-        }),
+        oc.column('bucket').doUpdateSet({ hits: sql<number>`rate_limits.hits + 1` }),
       )
-      .returning(['hits', 'window_start'])
+      .returning(['hits'])
       .executeTakeFirstOrThrow();
+    const prev = await this.db
+      .selectFrom('rate_limits')
+      .select('hits')
+      .where('bucket', '=', `${bucket}@${windowStart - windowMs}`)
+      .executeTakeFirst();
     const hits = Number(row.hits);
-    const retryAfterS = Math.max(1, Math.ceil((Number(row.window_start) + windowMs - now) / 1000));
-    return { allowed: hits <= limit, hits, retryAfterS };
+    const prevHits = prev ? Number(prev.hits) : 0;
+    const elapsed = now - windowStart;
+    const estimate = hits + prevHits * (1 - elapsed / windowMs);
+    const allowed = estimate <= limit;
+    // When the estimate falls back to the limit: the previous window's share shrinks
+    // linearly; if the current window alone is over, only its end helps.
+    let waitMs = windowMs - elapsed;
+    if (!allowed && hits <= limit && prevHits > 0) {
+      waitMs = Math.min(waitMs, windowMs * (1 - (limit - hits) / prevHits) - elapsed);
+    }
+    return { allowed, hits, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 
   /** Nodes changed at or after `since` (tombstones included), for index refresh. */

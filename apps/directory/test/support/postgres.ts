@@ -46,9 +46,17 @@ function freePort(): Promise<number> {
   });
 }
 
-function asPostgres(cmd: string, args: string[]): { cmd: string; args: string[] } {
+/**
+ * As root, run the command as the `postgres` user through Node's own uid/gid switch
+ * (not a wrapper such as runuser): the child is then the server itself, so a signal
+ * sent to it reaches PostgreSQL and stopping the cluster cannot hang.
+ */
+function asPostgres(
+  cmd: string,
+  args: string[],
+): { cmd: string; args: string[]; ids: { uid?: number; gid?: number } } {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  return root ? { cmd: 'runuser', args: ['-u', 'postgres', '--', cmd, ...args] } : { cmd, args };
+  return { cmd, args, ids: root ? { uid: pgUid(), gid: pgGid() } : {} };
 }
 
 async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
@@ -87,7 +95,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     'UTF8',
     '--no-sync',
   ]);
-  const r = spawnSync(init.cmd, init.args, { encoding: 'utf8' });
+  const r = spawnSync(init.cmd, init.args, { encoding: 'utf8', cwd: dir, ...init.ids });
   if (r.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${r.error?.message ?? ''}${r.stderr}`);
@@ -112,7 +120,11 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     'max_connections=200',
   ]);
   let output = '';
-  const child = spawn(run.cmd, run.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(run.cmd, run.args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir,
+    ...run.ids,
+  });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -126,11 +138,14 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   return {
     url,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((res) => child.once('exit', res));
-        // SIGINT is PostgreSQL's "fast shutdown".
+        // SIGINT is PostgreSQL's "fast shutdown"; SIGKILL if it has not gone in 10 s, so
+        // a test run can never hang on its teardown.
         child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await exited;
+        clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
     },
