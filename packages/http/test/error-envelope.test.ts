@@ -21,7 +21,7 @@ describe('toErrorReply', () => {
         'FST_ERR_MAX_PARAM_LENGTH',
         'FST_ERR_NOT_FOUND',
       ].map((code) => Object.assign(new Error('x'), { code })),
-      ...CODEC_ERROR_CODES.map((c) => new CodecError(c, 'offset 12 of /work/x')),
+      ...CODEC_ERROR_CODES.map((c) => new CodecError(c, 'offset 12 of /srv/iicp/x')),
       z.object({ a: z.string() }).safeParse({}).error,
       { validation: [{ instancePath: '/a/0/b', message: 'bad' }] },
       new TypeError('x'),
@@ -34,7 +34,7 @@ describe('toErrorReply', () => {
       expect(errorInfo(r.body.error.code), String(r.body.error.code)).toBeDefined();
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(600);
-      expect(JSON.stringify(r.body)).not.toMatch(/\/work\/|offset 12/);
+      expect(JSON.stringify(r.body)).not.toMatch(/\/srv\/iicp\/|offset 12/);
     }
   });
 

@@ -3,6 +3,7 @@ import { ErrorBodySchema } from '@iicp/wire';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { fileURLToPath } from 'node:url';
 import { createIicpServer, type IicpFastifyInstance } from '../src/index.ts';
 
 /**
@@ -14,7 +15,11 @@ import { createIicpServer, type IicpFastifyInstance } from '../src/index.ts';
 
 const TOTAL = 10_000;
 const BATCH = 100;
-const LEAK = /\bat [\w.<]|node_modules|\/work\/|\.ts:\d|file:\/\//;
+// The checkout's own folder, wherever the tests run, must never show up either.
+const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/[/\\]$/, '');
+const LEAK = new RegExp(
+  `\\bat [\\w.<]|node_modules|\\.ts:\\d|file:\\/\\/|${REPO.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`,
+);
 
 let app: IicpFastifyInstance;
 

@@ -44,7 +44,7 @@ async function build(opts: CreateIicpServerOptions = {}): Promise<IicpFastifyIns
       });
     }
     if (kind === 'local')
-      throw new IicpLocalError('db_closed', 'database /work/main/data.db closed');
+      throw new IicpLocalError('db_closed', 'database /srv/iicp/data.db closed');
     if (kind === 'type') {
       const o = undefined as unknown as { x: number };
       return o.x;
@@ -54,7 +54,7 @@ async function build(opts: CreateIicpServerOptions = {}): Promise<IicpFastifyIns
         code: 'SQLITE_CONSTRAINT',
       });
     }
-    if (kind === 'string') throw 'a bare string at /work/x.ts' as unknown as Error;
+    if (kind === 'string') throw 'a bare string at /srv/iicp/x.ts' as unknown as Error;
     if (kind === 'status')
       throw Object.assign(new Error('node_modules/x said no'), { statusCode: 429 });
     return { ok: true };
@@ -67,7 +67,7 @@ function expectEnvelope(body: string, code: string): Record<string, unknown> {
   expect(Object.keys(parsed)).toEqual(['error']);
   expect(parsed.error.code).toBe(code);
   expect(typeof parsed.error.message).toBe('string');
-  expect(body).not.toMatch(/\bat |node_modules|\/work\/|SQLITE|INSERT/);
+  expect(body).not.toMatch(/\bat |node_modules|\/srv\/iicp\/|SQLITE|INSERT/);
   return parsed.error;
 }
 
