@@ -3,6 +3,7 @@
  * Every route is served under both `/v1` and `/api/v1` without redirects (digest C5);
  * `GET /iicp/health` and `GET /iicp/ready` (database check) sit outside the prefixes.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { NodeTokenCache, DEFAULT_BCRYPT_COST } from '@iicp/crypto';
 import {
@@ -31,6 +32,13 @@ import { registerRoutes } from './routes/register.ts';
 import { NodeStore } from './storage/node-store.ts';
 import { openDatabase } from './storage/open.ts';
 import { Upkeep } from './sweeper.ts';
+import { didWebOf, loadDirectoryIdentity } from './identity.ts';
+import { EventLog } from './storage/event-log.ts';
+import { identityRoutes, wellKnownRoutes } from './routes/identity.ts';
+import { eventRoutes } from './routes/events.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { dispatchTicketRoutes } from './routes/tickets.ts';
+import { probeRoutes } from './routes/probe.ts';
 
 export const DIRECTORY_VERSION = '0.0.0';
 export const ROUTE_PREFIXES = ['/v1', '/api/v1'] as const;
@@ -61,14 +69,21 @@ function probeCa(opts: DirectoryOptions): (string | Buffer)[] | undefined {
 }
 
 export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastifyInstance> {
+  // The key first: a PostgreSQL start without one fails before touching the database.
+  const identity = await loadDirectoryIdentity(opts);
   const database = await openDatabase({
     databaseUrl: opts.databaseUrl,
     dataDir: opts.dataDir,
     sqliteFile: opts.sqliteFile,
   });
-  const store = new NodeStore(database.db);
+  const publicUrl =
+    opts.publicUrl ?? `http://${opts.host ?? DEFAULT_HOST}:${opts.port ?? DEFAULT_DIRECTORY_PORT}`;
+  const did = didWebOf(publicUrl);
+  const events = new EventLog(database.db, identity.key, did, database.kind);
+  const store = new NodeStore(database.db, events);
   try {
     await store.migrate();
+    await store.backfillEvents((opts.now ?? Date.now)());
   } catch (e) {
     await database.close();
     throw e;
@@ -90,15 +105,16 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     headers: { 'user-agent': `iicp-directory/${DIRECTORY_VERSION}` },
   });
   const config: ResolvedConfig = {
-    publicUrl:
-      opts.publicUrl ??
-      `http://${opts.host ?? DEFAULT_HOST}:${opts.port ?? DEFAULT_DIRECTORY_PORT}`,
+    publicUrl,
     registerRateLimit: opts.registerRateLimit ?? DEFAULT_REGISTER_RATE_LIMIT,
     allowPrivateEndpoints: allowPrivate,
     probeConnectTo: opts.probeConnectTo ?? {},
     bcryptCost: opts.bcryptCost ?? DEFAULT_BCRYPT_COST,
     trustProxy: opts.trustProxy === true,
     storage: database.description,
+    replicaTokenHashes: (opts.replicaTokens ?? []).map((t) =>
+      createHash('sha256').update(t, 'utf8').digest('hex'),
+    ),
   };
   const ctx: DirectoryContext = {
     store,
@@ -110,6 +126,9 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     config,
     now: opts.now ?? Date.now,
     version: DIRECTORY_VERSION,
+    key: identity.key,
+    did,
+    events,
   };
   const upkeep = new Upkeep(ctx, opts.dormantRetentionMs ?? DEFAULT_DORMANT_RETENTION_MS);
   await upkeep.warm();
@@ -121,8 +140,14 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     heartbeatRoutes(scope, ctx);
     discoverRoutes(scope, ctx);
     infoRoutes(scope, ctx);
+    identityRoutes(scope, ctx);
+    eventRoutes(scope, ctx);
+    tokenRoutes(scope, ctx);
+    dispatchTicketRoutes(scope, ctx);
+    probeRoutes(scope, ctx);
   };
   for (const prefix of ROUTE_PREFIXES) await app.register(routes, { prefix });
+  wellKnownRoutes(app, ctx);
 
   app.get('/iicp/health', () => ({
     status: 'ok',

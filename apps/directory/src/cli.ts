@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-/** The `iicp-directory` bin: `serve` (default), `migrate`, `--help`. */
+/** The `iicp-directory` bin: `serve` (default), `migrate`, `verify-log`, `--help`. */
 import { parseCli, USAGE } from './config.ts';
 import { migrate, serve } from './main.ts';
+import { verifyLog } from './verify-log.ts';
 
 async function run(): Promise<void> {
   let inv;
@@ -16,6 +17,10 @@ async function run(): Promise<void> {
   }
   if (inv.command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (inv.command === 'verify-log') {
+    if (!(await verifyLog(inv.options))) process.exitCode = 1;
     return;
   }
   if (inv.command === 'migrate') {

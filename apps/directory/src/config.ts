@@ -53,6 +53,12 @@ export interface DirectoryOptions {
   readonly now?: () => number;
   /** Start the sweeper and index refresher timers (default true). */
   readonly timers?: boolean;
+  /** Directory signing key, 64-hex Ed25519 seed (env IICP_DIRECTORY_SIGNING_KEY). */
+  readonly signingKey?: string;
+  /** File holding the 64-hex seed, mode 0600 (`--signing-key-file`). */
+  readonly signingKeyFile?: string;
+  /** Bearer tokens accepted by `GET /v1/snapshot` until replicas register (D-041). */
+  readonly replicaTokens?: readonly string[];
 }
 
 export const USAGE = `Usage: iicp-directory <command> [options]
@@ -60,6 +66,8 @@ export const USAGE = `Usage: iicp-directory <command> [options]
 Commands:
   serve      run the directory (default)
   migrate    apply database migrations and exit
+  verify-log replay the signed event log from genesis, check every link and
+             signature, and compare with the live node set (exit 1 on mismatch)
 
 Options (each also as env IICP_DIRECTORY_<NAME>, e.g. IICP_DIRECTORY_PORT):
   --host HOST                    listen address (default 127.0.0.1)
@@ -72,12 +80,17 @@ Options (each also as env IICP_DIRECTORY_<NAME>, e.g. IICP_DIRECTORY_PORT):
                                  http:// endpoints without address checks
   --probe-connect-to H:P=A:P     tests: dial A:P for liveness probes of H:P (repeatable)
   --trust-proxy                  trust CF-Connecting-IP / X-Forwarded-For
+  --signing-key-file FILE        directory Ed25519 seed (64 hex, mode 0600); required
+                                 with PostgreSQL unless IICP_DIRECTORY_SIGNING_KEY is set
+                                 (SQLite: generated in the data directory)
+  --replica-token TOKEN          bearer accepted by GET /v1/snapshot (repeatable;
+                                 env: comma-separated)
   --log-level LEVEL              fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help                     show this help
 `;
 
 export interface CliInvocation {
-  readonly command: 'serve' | 'migrate' | 'help';
+  readonly command: 'serve' | 'migrate' | 'verify-log' | 'help';
   readonly options: DirectoryOptions;
 }
 
@@ -132,13 +145,16 @@ export function parseCli(
       'allow-private-endpoints': { type: 'boolean' },
       'probe-connect-to': { type: 'string', multiple: true },
       'trust-proxy': { type: 'boolean' },
+      'signing-key-file': { type: 'string' },
+      'replica-token': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const cmd = positionals[0] ?? 'serve';
   if (values.help || cmd === 'help') return { command: 'help', options: {} };
-  if (cmd !== 'serve' && cmd !== 'migrate') bad(`unknown command "${cmd}" (try --help)`);
+  if (cmd !== 'serve' && cmd !== 'migrate' && cmd !== 'verify-log')
+    bad(`unknown command "${cmd}" (try --help)`);
   if (positionals.length > 1) bad(`unexpected argument "${positionals[1]}"`);
   const E = (name: string): string | undefined => env[`IICP_DIRECTORY_${name}`];
   const logLevel = values['log-level'] ?? E('LOG_LEVEL') ?? 'info';
@@ -167,6 +183,14 @@ export function parseCli(
     probeConnectTo: parseConnectTo(connectTo),
     trustProxy: values['trust-proxy'] ?? boolEnv(E('TRUST_PROXY')) ?? false,
     logLevel: logLevel as LogLevel,
+    ...defined('signingKey', E('SIGNING_KEY')),
+    ...defined('signingKeyFile', values['signing-key-file'] ?? E('SIGNING_KEY_FILE')),
+    replicaTokens:
+      values['replica-token'] ??
+      (E('REPLICA_TOKENS') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
   };
   return { command: cmd, options: opts };
 }

@@ -4,13 +4,14 @@
  * one PostgreSQL agree within seconds), the verified-token cache, the liveness prober,
  * and the mapping from stored rows to wire views.
  */
-import type { NodeTokenCache } from '@iicp/crypto';
+import type { DirectoryKey, NodeTokenCache } from '@iicp/crypto';
 import { nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
 import type { HttpClient, SsrfGuard } from '@iicp/http';
 import type { DiscoverIndex } from '@iicp/scoring';
 import { type ScoringNode } from '@iicp/scoring';
 import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
 import type { FastifyRequest } from '@iicp/http';
+import type { EventLog } from './storage/event-log.ts';
 import type { NodeStore, StoredNode } from './storage/node-store.ts';
 
 export interface ResolvedConfig {
@@ -21,6 +22,8 @@ export interface ResolvedConfig {
   readonly bcryptCost: number;
   readonly trustProxy: boolean;
   readonly storage: string;
+  /** SHA-256 hex of each accepted `GET /v1/snapshot` bearer (D-041; never the tokens). */
+  readonly replicaTokenHashes: readonly string[];
 }
 
 export interface DirectoryContext {
@@ -34,6 +37,12 @@ export interface DirectoryContext {
   readonly config: ResolvedConfig;
   readonly now: () => number;
   readonly version: string;
+  /** The directory signing key: events, consumer tokens, relay and dispatch tickets. */
+  readonly key: DirectoryKey;
+  /** did:web of `publicUrl`, the `signer_did` of every event. */
+  readonly did: string;
+  /** The signed, hash-chained event log (issue 6). */
+  readonly events: EventLog;
 }
 
 declare module 'fastify' {

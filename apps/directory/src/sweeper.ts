@@ -47,6 +47,7 @@ export class Upkeep {
         tombstoneBefore: now - TOMBSTONE_RETENTION_MS,
         historyBefore: now - ADDRESS_HISTORY_RETENTION_MS,
         rateLimitBefore: now - 2 * REGISTER_RATE_WINDOW_MS,
+        now,
       });
     }
     return ids;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,7 +10,13 @@ import { NodeStore } from '../src/storage/node-store.ts';
 import { parseCli } from '../src/config.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import './support/global-setup.ts';
-import { bearer, registerBody, startHealthStub, type HealthStub } from './support/harness.ts';
+import {
+  bearer,
+  registerBody,
+  startHealthStub,
+  TEST_SIGNING_KEY,
+  type HealthStub,
+} from './support/harness.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliSource = resolve(here, '../src/cli.ts');
@@ -114,7 +120,7 @@ describe('iicp-directory process', () => {
   it('migrate applies the migrations once', () => {
     const first = runCli(['migrate', '--data-dir', dataDir]);
     expect(first.status).toBe(0);
-    expect(first.stdout).toMatch(/applied 1 migration/);
+    expect(first.stdout).toMatch(/applied [1-9]\d* migration/);
     const again = runCli(['migrate'], { IICP_DIRECTORY_DATA_DIR: dataDir });
     expect(again.stdout).toMatch(/applied 0 migration/);
   });
@@ -124,9 +130,15 @@ describe('iicp-directory process', () => {
     url.password = 'sekret';
     const r = runCli(['migrate', '--database-url', url.toString()]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/postgresql .*applied 1 migration/);
+    expect(r.stdout).toMatch(/postgresql .*applied [1-9]\d* migration/);
     expect(r.stdout).not.toContain('sekret');
-    const s = await startServe(['--database-url', url.toString()]);
+    // PostgreSQL needs the shared signing key; without it the start fails, saying so.
+    const keyless = runCli(['verify-log', '--database-url', url.toString()]);
+    expect(keyless.status).toBe(1);
+    expect(keyless.stderr).toContain('PostgreSQL mode needs the directory signing key');
+    const keyFile = join(dataDir, 'pg-directory-key');
+    writeFileSync(keyFile, `${TEST_SIGNING_KEY}\n`, { mode: 0o600 });
+    const s = await startServe(['--database-url', url.toString(), '--signing-key-file', keyFile]);
     expect(s.line).toMatch(
       /storage=postgresql postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\S+ mode=public/,
     );

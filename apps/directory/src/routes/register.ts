@@ -205,7 +205,11 @@ async function register(
     now,
   };
   const ok = existing
-    ? await ctx.store.refresh({ ...row, expectedTokenVersion: existing.tokenVersion })
+    ? await ctx.store.refresh({
+        ...row,
+        expectedTokenVersion: existing.tokenVersion,
+        previousRecord: existing.record,
+      })
     : await ctx.store.insert(row);
   if (!ok) {
     throw new IicpProtocolError(

@@ -6,6 +6,14 @@
  * idempotency. Nothing here formats SQL into an error message that could reach HTTP.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
+import {
+  deregisterPayload,
+  evictPayload,
+  keysChanged,
+  reactivatePayload,
+  registerPayload,
+} from './event-payloads.ts';
+import { LOCAL_CHAIN, PUBLISHED_CHAIN, type EventLog } from './event-log.ts';
 import { migrateToLatest, pingDatabase, type MigrationReport } from './migrations.ts';
 import type { DirectoryDatabase, NodeStatus, NodesTable } from './schema.ts';
 
@@ -49,6 +57,11 @@ export interface NewNode {
 export interface RefreshNode extends NewNode {
   /** The token version read before the checks; the update applies only if unchanged. */
   readonly expectedTokenVersion: number;
+  /**
+   * The record read with that version (what the compare-and-swap replaces): a change of
+   * a node key in it makes the REGISTER event a `key_change`.
+   */
+  readonly previousRecord?: Readonly<Record<string, unknown>>;
 }
 
 export interface HeartbeatWrite {
@@ -106,7 +119,20 @@ function toStored(r: Selectable<NodesTable>): StoredNode {
 }
 
 export class NodeStore {
-  constructor(readonly db: Kysely<DirectoryDatabase>) {}
+  /**
+   * With an event log, every registration, refresh, deregistration, eviction and
+   * reactivation appends its signed event in the same transaction as the change
+   * (issue 6). Without one (storage tests, `migrate`) nothing is logged.
+   */
+  constructor(
+    readonly db: Kysely<DirectoryDatabase>,
+    readonly events?: EventLog,
+  ) {}
+
+  /** Run `fn` in a transaction when events are logged, else directly. */
+  #write<T>(fn: (db: Kysely<DirectoryDatabase>) => Promise<T>): Promise<T> {
+    return this.events ? this.db.transaction().execute(fn) : fn(this.db);
+  }
 
   migrate(): Promise<MigrationReport> {
     return migrateToLatest(this.db as unknown as Kysely<unknown>);
@@ -144,6 +170,22 @@ export class NodeStore {
    * Returns false when a live node already holds the id (a concurrent register won).
    */
   async insert(n: NewNode): Promise<boolean> {
+    return this.#write(async (db) => {
+      const ok = await this.#insert(db, n);
+      if (ok && this.events) {
+        await this.events.append(db, {
+          chain: PUBLISHED_CHAIN,
+          eventType: 'REGISTER',
+          nodeId: n.nodeId,
+          payload: registerPayload(n, 'new'),
+          tsMs: n.now,
+        });
+      }
+      return ok;
+    });
+  }
+
+  async #insert(db: Kysely<DirectoryDatabase>, n: NewNode): Promise<boolean> {
     const values = {
       node_id: n.nodeId,
       token_hash: n.tokenHash,
@@ -166,7 +208,7 @@ export class NodeStore {
       registered_at: n.now,
       updated_at: n.now,
     };
-    const res = await this.db
+    const res = await db
       .insertInto('nodes')
       .values(values)
       .onConflict((oc) =>
@@ -206,7 +248,24 @@ export class NodeStore {
    * freshly issued token never becomes valid. Reputation and counters are kept.
    */
   async refresh(n: RefreshNode): Promise<boolean> {
-    const res = await this.db
+    return this.#write(async (db) => {
+      const ok = await this.#refresh(db, n);
+      if (ok && this.events) {
+        const kind = keysChanged(n.previousRecord ?? {}, n.record) ? 'key_change' : 'refresh';
+        await this.events.append(db, {
+          chain: PUBLISHED_CHAIN,
+          eventType: 'REGISTER',
+          nodeId: n.nodeId,
+          payload: registerPayload(n, kind),
+          tsMs: n.now,
+        });
+      }
+      return ok;
+    });
+  }
+
+  async #refresh(db: Kysely<DirectoryDatabase>, n: RefreshNode): Promise<boolean> {
+    const res = await db
       .updateTable('nodes')
       .set({
         token_hash: n.tokenHash,
@@ -232,22 +291,55 @@ export class NodeStore {
 
   /** Apply a heartbeat; a dormant node becomes active again. False if the node is gone. */
   async heartbeat(nodeId: string, hb: HeartbeatWrite): Promise<boolean> {
+    const set = {
+      load: hb.load,
+      active_jobs: hb.activeJobs,
+      available: hb.available ? 1 : 0,
+      last_seen: hb.now,
+      dormant_since: null,
+      status: 'active' as const,
+      observed_ip: hb.observedIp,
+      updated_at: hb.now,
+    };
+    const events = this.events;
+    if (!events) {
+      const res = await this.db
+        .updateTable('nodes')
+        .set(set)
+        .where('node_id', '=', nodeId)
+        .where('status', '!=', 'deregistered')
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    }
+    // Hot path: an active node is one statement, no transaction, no event.
     const res = await this.db
       .updateTable('nodes')
-      .set({
-        load: hb.load,
-        active_jobs: hb.activeJobs,
-        available: hb.available ? 1 : 0,
-        last_seen: hb.now,
-        dormant_since: null,
-        status: 'active',
-        observed_ip: hb.observedIp,
-        updated_at: hb.now,
-      })
+      .set(set)
       .where('node_id', '=', nodeId)
-      .where('status', '!=', 'deregistered')
+      .where('status', '=', 'active')
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    if (Number(res.numUpdatedRows) === 1) return true;
+    // A dormant node comes back: REACTIVATE on the local chain, atomically (D-038).
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('nodes')
+        .set(set)
+        .where('node_id', '=', nodeId)
+        .where('status', '=', 'dormant')
+        .returning(['dormant_since', 'updated_at'])
+        .executeTakeFirst();
+      if (!row) return false;
+      const since = Number(row.dormant_since ?? hb.now);
+      const reg = (await events.registerSeqs(trx, [nodeId])).get(nodeId) ?? null;
+      await events.append(trx, {
+        chain: LOCAL_CHAIN,
+        eventType: 'REACTIVATE',
+        nodeId,
+        payload: reactivatePayload(nodeId, since, hb.now, reg),
+        tsMs: hb.now,
+      });
+      return true;
+    });
   }
 
   /**
@@ -284,33 +376,64 @@ export class NodeStore {
    * so other instances see the removal through `updated_at`; it is pruned later.
    */
   async deregister(nodeId: string, expectedTokenVersion: number, now: number): Promise<boolean> {
-    const res = await this.db
-      .updateTable('nodes')
-      .set({
-        status: 'deregistered',
-        available: 0,
-        token_hash: '!',
-        token_lookup: '!',
-        token_version: expectedTokenVersion + 1,
-        updated_at: now,
-      })
-      .where('node_id', '=', nodeId)
-      .where('token_version', '=', expectedTokenVersion)
-      .where('status', '!=', 'deregistered')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return this.#write(async (db) => {
+      const row = await db
+        .updateTable('nodes')
+        .set({
+          status: 'deregistered',
+          available: 0,
+          token_hash: '!',
+          token_lookup: '!',
+          token_version: expectedTokenVersion + 1,
+          updated_at: now,
+        })
+        .where('node_id', '=', nodeId)
+        .where('token_version', '=', expectedTokenVersion)
+        .where('status', '!=', 'deregistered')
+        .returning(['endpoint', 'region'])
+        .executeTakeFirst();
+      if (!row) return false;
+      await this.events?.append(db, {
+        chain: PUBLISHED_CHAIN,
+        eventType: 'DEREGISTER',
+        nodeId,
+        payload: deregisterPayload(nodeId, row.endpoint, row.region, 'explicit'),
+        tsMs: now,
+      });
+      return true;
+    });
   }
 
   /** Mark active nodes not seen since `cutoff` dormant. Returns their ids. */
   async markDormant(cutoff: number, now: number): Promise<string[]> {
-    const rows = await this.db
-      .updateTable('nodes')
-      .set({ status: 'dormant', available: 0, dormant_since: now, updated_at: now })
-      .where('status', '=', 'active')
-      .where('last_seen', '<', cutoff)
-      .returning('node_id')
-      .execute();
-    return rows.map((r) => r.node_id);
+    return this.#write(async (db) => {
+      const rows = await db
+        .updateTable('nodes')
+        .set({ status: 'dormant', available: 0, dormant_since: now, updated_at: now })
+        .where('status', '=', 'active')
+        .where('last_seen', '<', cutoff)
+        .returning(['node_id', 'last_seen'])
+        .execute();
+      const events = this.events;
+      if (events && rows.length > 0) {
+        // EVICT goes on the local chain (D-038), linked to each node's latest REGISTER.
+        const regs = await events.registerSeqs(
+          db,
+          rows.map((r) => r.node_id),
+        );
+        await events.appendMany(
+          db,
+          rows.map((r) => ({
+            chain: LOCAL_CHAIN,
+            eventType: 'EVICT',
+            nodeId: r.node_id,
+            payload: evictPayload(r.node_id, Number(r.last_seen), now, regs.get(r.node_id) ?? null),
+            tsMs: now,
+          })),
+        );
+      }
+      return rows.map((r) => r.node_id);
+    });
   }
 
   /**
@@ -323,12 +446,31 @@ export class NodeStore {
     tombstoneBefore: number;
     historyBefore: number;
     rateLimitBefore: number;
+    /** Event time of the DEREGISTER{expired} events (default: the wall clock). */
+    now?: number;
   }): Promise<number> {
-    const a = await this.db
-      .deleteFrom('nodes')
-      .where('status', '=', 'dormant')
-      .where('dormant_since', '<', opts.dormantBefore)
-      .executeTakeFirst();
+    // Expired dormant records leave with DEREGISTER{reason:"expired"} (D-045), atomically.
+    const expired = await this.#write(async (db) => {
+      const rows = await db
+        .deleteFrom('nodes')
+        .where('status', '=', 'dormant')
+        .where('dormant_since', '<', opts.dormantBefore)
+        .returning(['node_id', 'endpoint', 'region'])
+        .execute();
+      if (this.events && rows.length > 0) {
+        await this.events.appendMany(
+          db,
+          rows.map((r) => ({
+            chain: PUBLISHED_CHAIN,
+            eventType: 'DEREGISTER',
+            nodeId: r.node_id,
+            payload: deregisterPayload(r.node_id, r.endpoint, r.region, 'expired'),
+            tsMs: opts.now ?? Date.now(),
+          })),
+        );
+      }
+      return rows.length;
+    });
     const b = await this.db
       .deleteFrom('nodes')
       .where('status', '=', 'deregistered')
@@ -342,7 +484,7 @@ export class NodeStore {
       .deleteFrom('rate_limits')
       .where('window_start', '<', opts.rateLimitBefore)
       .execute();
-    return Number(a.numDeletedRows) + Number(b.numDeletedRows);
+    return expired + Number(b.numDeletedRows);
   }
 
   /** Record an observed source IP (iicp-core.md §11 DIR-ADDR-06). */
@@ -422,6 +564,52 @@ export class NodeStore {
       waitMs = Math.min(waitMs, windowMs * (1 - (limit - hits) / prevHits) - elapsed);
     }
     return { allowed, hits, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
+  }
+
+  /**
+   * A database that predates the event log gets, once, a REGISTER{kind:"import"} per
+   * known node (and an EVICT for each dormant one), so the log covers the whole state
+   * from genesis. A no-op once the published chain holds any event. Returns the count.
+   */
+  async backfillEvents(now: number): Promise<number> {
+    const events = this.events;
+    if (!events) return 0;
+    return this.db.transaction().execute(async (trx) => {
+      if ((await events.lockHead(trx, PUBLISHED_CHAIN)) !== null) return 0;
+      const rows = await trx
+        .selectFrom('nodes')
+        .selectAll()
+        .where('status', '!=', 'deregistered')
+        .orderBy('registered_at')
+        .orderBy('node_id')
+        .execute();
+      if (rows.length === 0) return 0;
+      const nodes = rows.map(toStored);
+      const logged = await events.appendMany(
+        trx,
+        nodes.map((n) => ({
+          chain: PUBLISHED_CHAIN,
+          eventType: 'REGISTER',
+          nodeId: n.nodeId,
+          payload: registerPayload(n, 'import'),
+          tsMs: now,
+        })),
+      );
+      const dormant = nodes
+        .map((n, i) => ({ n, seq: logged[i]!.seq }))
+        .filter(({ n }) => n.status === 'dormant');
+      await events.appendMany(
+        trx,
+        dormant.map(({ n, seq }) => ({
+          chain: LOCAL_CHAIN,
+          eventType: 'EVICT',
+          nodeId: n.nodeId,
+          payload: evictPayload(n.nodeId, n.lastSeen, n.dormantSince ?? now, seq),
+          tsMs: now,
+        })),
+      );
+      return nodes.length;
+    });
   }
 
   /** Nodes changed at or after `since` (tombstones included), for index refresh. */

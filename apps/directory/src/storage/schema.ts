@@ -59,4 +59,29 @@ export interface DirectoryDatabase {
   nodes: NodesTable;
   address_history: AddressHistoryTable;
   rate_limits: RateLimitsTable;
+  event_chains: EventChainsTable;
+  events: EventsTable;
+}
+
+/** Head of one signed event chain (migration 0002_trust). `head_seq` 0 = empty. */
+export interface EventChainsTable {
+  chain: string;
+  head_seq: number;
+  head_sig: string | null;
+  genesis_hash: string | null;
+}
+
+/** One signed, hash-chained event (iicp-federated-directory.md §5.1); never updated. */
+export interface EventsTable {
+  chain: string;
+  seq: number;
+  event_id: string;
+  event_type: string;
+  ts_ms: number;
+  node_id: string | null;
+  /** The signed payload as JSON. */
+  payload: string;
+  prev_hash: string;
+  sig: string;
+  signer_did: string;
 }

@@ -6,6 +6,8 @@ import type { DirectoryOptions } from '../../src/config.ts';
 import { freshStorage, type BackendName, type TestStorage } from './stores.ts';
 
 export const CHAT = 'urn:iicp:intent:llm:chat:v1';
+/** A fixed directory seed for PostgreSQL test apps (tests only, never a real key). */
+export const TEST_SIGNING_KEY = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
 
 export interface HealthStub {
   url: string;
@@ -58,6 +60,8 @@ export async function makeApp(
     timers: false,
     now: () => clock.now,
     publicUrl: 'https://directory.test.invalid',
+    // PostgreSQL mode needs a configured signing key (every instance shares it).
+    ...(kind === 'postgres' ? { signingKey: TEST_SIGNING_KEY } : {}),
     ...opts,
   });
   return {
