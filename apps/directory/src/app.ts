@@ -32,6 +32,13 @@ import { registerRoutes } from './routes/register.ts';
 import { NodeStore } from './storage/node-store.ts';
 import { openDatabase } from './storage/open.ts';
 import { Upkeep } from './sweeper.ts';
+import { resolveAccountingSettings } from './accounting.ts';
+import { ActiveProber } from './probing.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { creditRoutes } from './routes/credits.ts';
+import { telemetryRoutes } from './routes/telemetry.ts';
+import { SecretVault } from './secret-vault.ts';
+import { AccountingStore } from './storage/accounting-store.ts';
 import { didWebOf, loadDirectoryIdentity } from './identity.ts';
 import { EventLog } from './storage/event-log.ts';
 import { identityRoutes, wellKnownRoutes } from './routes/identity.ts';
@@ -42,11 +49,14 @@ import { probeRoutes } from './routes/probe.ts';
 
 export const DIRECTORY_VERSION = '0.0.0';
 export const ROUTE_PREFIXES = ['/v1', '/api/v1'] as const;
+/** Label whose directory-key signature seals node secrets at rest (secret-vault.ts). */
+const SEAL_LABEL = 'iicp-directory:node-secret-seal:v1\n';
 
 declare module 'fastify' {
   interface FastifyInstance {
     directory: DirectoryContext;
     upkeep: Upkeep;
+    activeProber: ActiveProber;
   }
 }
 
@@ -129,11 +139,22 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     key: identity.key,
     did,
     events,
+    accounting: {
+      store: new AccountingStore(database.db, events),
+      // node_hmac_key is sealed under a secret only the directory key can produce
+      // (a deterministic Ed25519 signature over a fixed label), shared by every instance.
+      vault: new SecretVault(
+        opts.secretSeal ?? identity.key.sign(new TextEncoder().encode(SEAL_LABEL)),
+      ),
+      settings: resolveAccountingSettings(opts),
+    },
   };
   const upkeep = new Upkeep(ctx, opts.dormantRetentionMs ?? DEFAULT_DORMANT_RETENTION_MS);
   await upkeep.warm();
   app.decorate('directory', ctx);
   app.decorate('upkeep', upkeep);
+  const activeProber = new ActiveProber(ctx);
+  app.decorate('activeProber', activeProber);
 
   const routes = async (scope: FastifyInstance): Promise<void> => {
     registerRoutes(scope, ctx);
@@ -145,6 +166,9 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     tokenRoutes(scope, ctx);
     dispatchTicketRoutes(scope, ctx);
     probeRoutes(scope, ctx);
+    telemetryRoutes(scope, ctx);
+    auditRoutes(scope, ctx);
+    creditRoutes(scope, ctx);
   };
   for (const prefix of ROUTE_PREFIXES) await app.register(routes, { prefix });
   wellKnownRoutes(app, ctx);
@@ -179,6 +203,8 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     };
     every(opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, () => upkeep.sweep());
     every(opts.indexRefreshMs ?? DEFAULT_INDEX_REFRESH_MS, () => upkeep.refresh());
+    const probing = ctx.accounting.settings.probing;
+    if (probing.enabled) every(probing.tickMs, () => activeProber.tick());
   }
   app.addHook('onClose', async () => {
     for (const t of timers) clearInterval(t);

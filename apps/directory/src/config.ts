@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { IicpLocalError } from '@iicp/wire';
+import type { AccountingOptions } from './accounting.ts';
 import { DEFAULT_DATA_DIR } from './storage/open.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -25,7 +26,8 @@ export const LIVENESS_PROBE_TIMEOUT_MS = 5_000;
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export interface DirectoryOptions {
+/** Also takes the accounting knobs (accounting.ts: telemetry α, credit cap, probing). */
+export interface DirectoryOptions extends AccountingOptions {
   readonly host?: string;
   readonly port?: number;
   readonly dataDir?: string;

@@ -9,8 +9,9 @@ import { nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
 import type { HttpClient, SsrfGuard } from '@iicp/http';
 import type { DiscoverIndex } from '@iicp/scoring';
 import { type ScoringNode } from '@iicp/scoring';
-import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
+import { IicpProtocolError, LIVENESS_WINDOW_MS, REPUTATION_MODEL } from '@iicp/wire';
 import type { FastifyRequest } from '@iicp/http';
+import type { Accounting } from './accounting.ts';
 import type { EventLog } from './storage/event-log.ts';
 import type { NodeStore, StoredNode } from './storage/node-store.ts';
 
@@ -43,6 +44,8 @@ export interface DirectoryContext {
   readonly did: string;
   /** The signed, hash-chained event log (issue 6). */
   readonly events: EventLog;
+  /** Credentials, reputation, telemetry, audit, credits and probe state (0003_accounting). */
+  readonly accounting: Accounting;
 }
 
 declare module 'fastify' {
@@ -157,7 +160,8 @@ export function toScoringNode(n: StoredNode): ScoringNode {
       inputModalities: c.input_modalities,
     })),
     maxConcurrent: maxConcurrentOf(n),
-    available: n.available && n.status === 'active',
+    // A route active probing confirmed dead is not dispatchable (iicp-dir.md §3.9c).
+    available: n.available && n.status === 'active' && n.routeDead !== true,
     lastSeenMs: n.lastSeen,
     load: n.load,
     activeJobs: n.activeJobs,
@@ -228,8 +232,12 @@ export function dispatchView(n: StoredNode, score: number, now: number): Record<
     status: n.status,
     ...(n.livenessRttMs !== null ? { latency_estimate_ms: Math.round(n.livenessRttMs) } : {}),
     reputation_score: n.reputation,
+    reputation_model: REPUTATION_MODEL,
     reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
     completed_tasks_count: n.completedTasksCount,
+    operator_fingerprint: n.operatorFingerprint ?? null,
+    observed_latency_ms:
+      n.observedLatencyMs == null ? null : Math.round(n.observedLatencyMs * 100) / 100,
     input_modalities: modalities,
     models: union(caps.map((c) => c.models)),
     capabilities: caps,
@@ -252,6 +260,7 @@ export function publicView(n: StoredNode, score: number, now: number): Record<st
     available: n.available && n.status === 'active',
     load: n.load,
     reputation_score: n.reputation,
+    reputation_model: REPUTATION_MODEL,
     reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
     completed_tasks_count: n.completedTasksCount,
     route_class: 'direct',

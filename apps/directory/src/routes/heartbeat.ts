@@ -8,6 +8,7 @@ import {
   type HeartbeatResponse,
 } from '@iicp/wire';
 import type { FastifyInstance, FastifyRequest } from '@iicp/http';
+import { applyHeartbeatOutcomes, heartbeatChallenge } from '../accounting.ts';
 import { authedNode, clientIp, indexNode, requireNode, type DirectoryContext } from '../context.ts';
 
 async function heartbeat(ctx: DirectoryContext, req: FastifyRequest): Promise<HeartbeatResponse> {
@@ -40,14 +41,17 @@ async function heartbeat(ctx: DirectoryContext, req: FastifyRequest): Promise<He
   let accepted: string | null = null;
   if (hb.metrics_batch_id !== undefined && hb.metrics !== undefined) {
     // At most once per (node, batch id); a duplicate is acknowledged, not re-applied.
-    await ctx.store.applyMetricsBatch(
+    const applied = await ctx.store.applyMetricsBatch(
       node.nodeId,
       hb.metrics_batch_id,
       hb.metrics.tasks_success,
       now,
     );
+    // Outcome-v2 moves only with a newly applied batch: a retried one is not re-counted (REP-09).
+    if (applied) await applyHeartbeatOutcomes(ctx.accounting, node.nodeId, hb.metrics, now);
     accepted = hb.metrics_batch_id;
   }
+  const { challenge } = await heartbeatChallenge(ctx.accounting, node.nodeId, hb, now);
   await ctx.store.recordAddress(node.nodeId, ip, 'heartbeat', now);
   const fresh = await ctx.store.get(node.nodeId);
   if (fresh) indexNode(ctx, fresh);
@@ -57,6 +61,7 @@ async function heartbeat(ctx: DirectoryContext, req: FastifyRequest): Promise<He
     reputation_score: fresh?.reputation ?? node.reputation,
     reputation_model: REPUTATION_MODEL,
     metrics_batch_accepted: accepted,
+    ...(challenge !== undefined ? { challenge } : {}),
   };
 }
 

@@ -26,6 +26,7 @@ import {
   tokenLookupKey,
   type DirectoryContext,
 } from '../context.ts';
+import { issueRegisterCredentials } from '../accounting.ts';
 import type { StoredNode } from '../storage/node-store.ts';
 
 /** Atomic per-IP limit in the database, so instances sharing it share the limit. */
@@ -163,7 +164,8 @@ async function enforceOwnership(
 }
 
 function storedRecord(reg: RegisterRequest, nodeId: string): Record<string, unknown> {
-  const { current_node_token: _t, ...rest } = reg;
+  // The operator key is directory-private (DIR-OPID-01): only its fingerprint is kept.
+  const { current_node_token: _t, operator_delegation: _d, ...rest } = reg;
   return { ...rest, node_id: nodeId };
 }
 
@@ -219,6 +221,13 @@ async function register(
   }
   // The old token must be refused from now on: drop any cached verification of it.
   ctx.tokens.invalidateNode(nodeId);
+  const credentials = await issueRegisterCredentials(ctx.accounting, {
+    nodeId,
+    reg,
+    ip,
+    fresh: !existing,
+    now,
+  });
   await ctx.store.recordAddress(nodeId, ip, 'register', now);
   const stored = await ctx.store.get(nodeId);
   if (stored) indexNode(ctx, stored);
@@ -230,6 +239,7 @@ async function register(
     expires_at: null,
     directory: ctx.config.publicUrl,
     observed_source_ip: ip,
+    ...credentials,
   };
 }
 

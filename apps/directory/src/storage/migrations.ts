@@ -7,6 +7,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { IicpLocalError } from '@iicp/wire';
 import { trustMigration } from './migrations/002-trust.ts';
+import { accountingMigration } from './migrations/003-accounting.ts';
 
 const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -73,6 +74,7 @@ const initial: Migration = {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_control_plane': initial,
   '0002_trust': trustMigration,
+  '0003_accounting': accountingMigration,
 });
 
 class StaticProvider implements MigrationProvider {

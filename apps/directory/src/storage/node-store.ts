@@ -40,6 +40,12 @@ export interface StoredNode {
   readonly livenessRttMs: number | null;
   readonly registeredAt: number;
   readonly updatedAt: number;
+  /** Verified operator delegation's public handle (0003_accounting); null when unbound. */
+  readonly operatorFingerprint?: string | null;
+  /** Active probing confirmed the route dead (0003_accounting): not dispatchable. */
+  readonly routeDead?: boolean;
+  /** Proxy-observed latency EMA (0003_accounting), null until a telemetry quorum. */
+  readonly observedLatencyMs?: number | null;
 }
 
 export interface NewNode {
@@ -115,6 +121,9 @@ function toStored(r: Selectable<NodesTable>): StoredNode {
     livenessRttMs: r.liveness_rtt_ms === null ? null : Number(r.liveness_rtt_ms),
     registeredAt: Number(r.registered_at),
     updatedAt: Number(r.updated_at),
+    operatorFingerprint: r.operator_fingerprint ?? null,
+    routeDead: Number(r.route_dead ?? 0) === 1,
+    observedLatencyMs: r.observed_latency_ms == null ? null : Number(r.observed_latency_ms),
   };
 }
 
