@@ -7,7 +7,9 @@
  *
  * Run: npm run bench:task-path [-- --quick]
  */
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { BACKEND_MODEL, STREAM_TOKENS } from './backend-spec.ts';
 import {
   cannon,
@@ -57,6 +59,8 @@ interface Target {
 }
 
 await withTempDir('iicp-bench-task-', async (dir) => {
+  // The directory's --data-dir may be expected to exist: create it rather than depend on it.
+  await mkdir(join(dir, 'directory'), { recursive: true });
   const mesh = await startMesh(dir);
   const portkey = await startPortkey(await freePort());
   try {
