@@ -80,7 +80,9 @@ describe.each(BACKENDS)('rate limit on %s', (kind) => {
       retry_after: 59,
     });
     expect(limited.headers['retry-after']).toBe('59');
-    t.clock.now += 60_000;
+    // The window rolls (D-012): the burst weighs on the next window too, and is gone
+    // two windows later.
+    t.clock.now += 120_000;
     expect(
       (await t.app.inject({ method: 'POST', url: '/v1/register', payload: registerBody(stub.url) }))
         .statusCode,
@@ -125,7 +127,8 @@ describe.each(BACKENDS)('two directory instances on one %s database', (kind) => 
   });
 
   it('agree on token rotation and converge their discover index', async () => {
-    a.clock.now += 60_000;
+    // Leave the previous test's rolling rate-limit window behind (D-012).
+    a.clock.now += 120_000;
     b.clock.now = a.clock.now;
     const ack = (
       await a.app.inject({
