@@ -86,8 +86,11 @@ describe.each(BACKENDS)('tokens, tickets and probe on %s', (kind) => {
   });
 
   describe('consumer tokens', () => {
-    const post = (payload: unknown, headers: Record<string, string> = {}, prefix = '/api/v1') =>
-      t.app.inject({ method: 'POST', url: `${prefix}/consumer-token`, headers, payload });
+    const post = (
+      payload: string | Record<string, unknown>,
+      headers: Record<string, string> = {},
+      prefix = '/api/v1',
+    ) => t.app.inject({ method: 'POST', url: `${prefix}/consumer-token`, headers, payload });
 
     it('401 before the body is looked at; 404 unknown target; 422 bad body', async () => {
       expect((await post('not json at all')).statusCode).toBe(401);
@@ -186,7 +189,7 @@ describe.each(BACKENDS)('tokens, tickets and probe on %s', (kind) => {
   });
 
   describe('relay bind tickets', () => {
-    const post = (payload: unknown, headers: Record<string, string> = {}) =>
+    const post = (payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
       t.app.inject({ method: 'POST', url: '/api/v1/relay/ticket', headers, payload });
 
     it('401 without a token, 403 for another node id, 201 with a ticket the relay can verify', async () => {
@@ -226,7 +229,19 @@ describe.each(BACKENDS)('tokens, tickets and probe on %s', (kind) => {
   });
 
   describe('dispatch route tickets', () => {
-    const post = (payload: unknown, prefix = '/v1') =>
+    beforeAll(async () => {
+      // Earlier tests moved the clock on: a heartbeat makes both nodes eligible now.
+      for (const n of [a, b]) {
+        const r = await t.app.inject({
+          method: 'POST',
+          url: '/v1/heartbeat',
+          headers: bearer(n.node_token),
+          payload: { node_id: n.node_id },
+        });
+        expect(r.statusCode).toBe(200);
+      }
+    });
+    const post = (payload: Record<string, unknown>, prefix = '/v1') =>
       t.app.inject({ method: 'POST', url: `${prefix}/dispatch/ticket`, payload });
 
     it('DIR-DISPATCH-01: 201 with one route and a ticket that verifies, and fails after tampering, expiry, other node or intent', async () => {

@@ -62,7 +62,7 @@ function discover(
     data_class: 'route_dispatch',
     route_fields_present: true,
     relay_available: false,
-    ticketed_dispatch_available: false,
+    ticketed_dispatch_available: true,
   };
 }
 
