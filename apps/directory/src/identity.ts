@@ -33,7 +33,11 @@ export interface LoadedIdentity {
 }
 
 /** Load (or, for SQLite, create) the directory signing key; see the module comment. */
-export async function loadDirectoryIdentity(cfg: IdentityConfig): Promise<LoadedIdentity> {
+export async function loadDirectoryIdentity(
+  cfg: IdentityConfig,
+  /** False for readers (verify-log): a missing data-dir key is an error, not created. */
+  create = true,
+): Promise<LoadedIdentity> {
   if (cfg.signingKey !== undefined && cfg.signingKey !== '') {
     return { key: DirectoryKey.fromHex(cfg.signingKey), source: 'env' };
   }
@@ -53,6 +57,9 @@ export async function loadDirectoryIdentity(cfg: IdentityConfig): Promise<Loaded
   }
   const file = resolve(cfg.dataDir ?? DEFAULT_DATA_DIR, DIRECTORY_KEY_FILE_NAME);
   if (existsSync(file)) return { key: await loadDirectoryKeyFile(file), source: 'data-dir' };
+  if (!create) {
+    throw new IicpLocalError('bad_config', `no directory key at ${file} (give --signing-key-file)`);
+  }
   const key = DirectoryKey.generate();
   await writeDirectoryKeyFile(file, key);
   return { key, source: 'generated' };

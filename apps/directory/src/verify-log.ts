@@ -19,7 +19,7 @@ export async function verifyLog(
   opts: DirectoryOptions,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Promise<boolean> {
-  const identity = await loadDirectoryIdentity(opts);
+  const identity = await loadDirectoryIdentity(opts, false);
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
   try {
     await new NodeStore(db.db).migrate();

@@ -7,6 +7,7 @@ import { DirectoryKeyResponseSchema, EventsResponseSchema } from '@iicp/wire';
 import { buildApp } from '../src/app.ts';
 import { DIRECTORY_KEY_FILE_NAME, didWebOf } from '../src/identity.ts';
 import { verifyEventLog } from '../src/replay.ts';
+import { verifyLog } from '../src/verify-log.ts';
 import { LOCAL_CHAIN, PUBLISHED_CHAIN } from '../src/storage/event-log.ts';
 import { BACKENDS, freshStorage, type TestStorage } from './support/stores.ts';
 import {
@@ -316,6 +317,50 @@ describe('directory identity', () => {
       DirectoryKey.fromHex(TEST_SIGNING_KEY).publicKeyHex,
     );
     await app.close();
+  });
+
+  it('verify-log: OK on an intact data directory, FAILED after an event is edited, refused without a key', async () => {
+    const s: TestStorage = await freshStorage('sqlite');
+    const stub = await startHealthStub();
+    try {
+      const dataDir = s.config.dataDir!;
+      const lines: string[] = [];
+      expect(
+        await verifyLog({ dataDir: `${dataDir}/none` }).catch((e: Error) => e.message),
+      ).toMatch(/no directory key/);
+      const app = await buildApp({
+        dataDir,
+        timers: false,
+        allowPrivateEndpoints: true,
+        bcryptCost: 4,
+      });
+      for (let i = 0; i < 2; i++) {
+        const r = await app.inject({
+          method: 'POST',
+          url: '/v1/register',
+          payload: registerBody(stub.url),
+        });
+        expect(r.statusCode).toBe(201);
+      }
+      await app.close();
+      expect(await verifyLog({ dataDir }, (l) => lines.push(l))).toBe(true);
+      expect(lines[0]).toMatch(
+        /verify-log: OK: published chain 2 event\(s\) ok .*replay reproduces the 2 live node\(s\) exactly/,
+      );
+      const again = await buildApp({ dataDir, timers: false });
+      await again.directory.store.db
+        .updateTable('events')
+        .set({ ts_ms: 1 })
+        .where('seq', '=', 1)
+        .where('chain', '=', 'events')
+        .execute();
+      await again.close();
+      expect(await verifyLog({ dataDir }, (l) => lines.push(l))).toBe(false);
+      expect(lines[1]).toMatch(/FAILED: published chain BROKEN at seq 1 \(signature\)/);
+    } finally {
+      await stub.close();
+      s.cleanup();
+    }
   });
 
   it('did:web encodes ports and paths', () => {
