@@ -1,9 +1,11 @@
 /**
  * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
- * `./cx.ts`, byte for byte, without `node:crypto` or `Buffer`. X25519 runs in WebCrypto
- * where the runtime has it (Node ≥ 20, current browsers: ~10× faster than pure JS),
- * else in noble; HKDF in noble (faster than WebCrypto's for 32 bytes); AES-256-GCM in
- * WebCrypto (`globalThis.crypto.subtle`), so seal and open are async. Published as the subpath `@iicp/crypto/cx`; the package root stays
+ * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. X25519 and
+ * AES-256-GCM run, by preference: in Node's native crypto when the runtime hands it out
+ * without an import (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no
+ * thread-pool hop), else in WebCrypto (`globalThis.crypto.subtle`: current browsers,
+ * Deno), with X25519 in noble (pure JS) where WebCrypto lacks it. HKDF is noble's (faster
+ * than an async WebCrypto round for 32 bytes). Seal and open are async either way. Published as the subpath `@iicp/crypto/cx`; the package root stays
  * Node-only.
  *
  *   request  (iicp-confidentiality.md §5):
@@ -146,6 +148,8 @@ async function aesGcm(
   aad: Uint8Array,
   data: Uint8Array,
 ): Promise<Uint8Array> {
+  const nc = nodeCrypto();
+  if (nc) return nodeAesGcm(nc, mode, key, nonce, aad, data);
   const s = subtle();
   const k = await s.importKey('raw', buf(key), { name: 'AES-GCM' }, false, [mode]);
   const params = {
@@ -185,7 +189,150 @@ export function cxResponseAad(taskId: string): Uint8Array {
   return utf8ToBytes(`${taskId}|resp`);
 }
 
-// --- X25519: WebCrypto when available, noble otherwise -------------------------------
+// --- Node's native crypto, reached without an import -----------------------------------
+
+/** The part of `node:crypto` used here, typed locally so this module needs no Node types. */
+interface NodeKey {
+  export(opts: { format: 'der'; type: 'spki' }): Uint8Array;
+}
+interface NodeCipher {
+  setAAD(aad: Uint8Array): unknown;
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+  getAuthTag(): Uint8Array;
+}
+interface NodeDecipher {
+  setAAD(aad: Uint8Array): unknown;
+  setAuthTag(tag: Uint8Array): unknown;
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+}
+interface NodeCryptoLike {
+  createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeCipher;
+  createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeDecipher;
+  createPrivateKey(o: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKey;
+  createPublicKey(o: NodeKey | { key: Uint8Array; format: 'der'; type: 'spki' }): NodeKey;
+  generateKeyPairSync(type: 'x25519'): { publicKey: NodeKey; privateKey: NodeKey };
+  diffieHellman(o: { privateKey: NodeKey; publicKey: NodeKey }): Uint8Array;
+}
+
+let nodeCryptoCache: NodeCryptoLike | null | undefined;
+
+/**
+ * `node:crypto` when the runtime offers it through `process.getBuiltinModule` and it
+ * reproduces the RFC 7748 §6.1 X25519 answer; `undefined` in browsers. Decided once.
+ */
+function nodeCrypto(): NodeCryptoLike | undefined {
+  if (nodeCryptoCache === undefined) {
+    nodeCryptoCache = null;
+    try {
+      const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+        .process;
+      const nc = proc?.getBuiltinModule?.('node:crypto') as NodeCryptoLike | undefined;
+      if (nc && typeof nc.diffieHellman === 'function') {
+        const shared = nc.diffieHellman({
+          privateKey: nodePrivate(
+            nc,
+            hexToBytes('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'),
+          ),
+          publicKey: nodePublic(
+            nc,
+            hexToBytes('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f'),
+          ),
+        });
+        if (
+          bytesToHex(shared) === '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742'
+        ) {
+          nodeCryptoCache = nc;
+        }
+      }
+    } catch {
+      nodeCryptoCache = null;
+    }
+  }
+  return nodeCryptoCache ?? undefined;
+}
+
+/** SubjectPublicKeyInfo prefix of a raw X25519 public key (RFC 8410). */
+const SPKI_X25519_PREFIX = Uint8Array.from([
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+]);
+
+function withPrefix(prefix: Uint8Array, key: Uint8Array): Uint8Array {
+  if (key.length !== KEY_BYTES) throw new RangeError('an X25519 key is 32 bytes');
+  const der = new Uint8Array(prefix.length + KEY_BYTES);
+  der.set(prefix);
+  der.set(key, prefix.length);
+  return der;
+}
+
+function nodePrivate(nc: NodeCryptoLike, privateKey: Uint8Array): NodeKey {
+  const der = withPrefix(PKCS8_X25519_PREFIX, privateKey);
+  try {
+    return nc.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
+}
+
+function nodePublic(nc: NodeCryptoLike, publicKey: Uint8Array): NodeKey {
+  return nc.createPublicKey({
+    key: withPrefix(SPKI_X25519_PREFIX, publicKey),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+function nodeRawPublic(key: NodeKey): Uint8Array {
+  return Uint8Array.from(key.export({ format: 'der', type: 'spki' }).subarray(-KEY_BYTES));
+}
+
+/** Node keys already imported: the node's static keys by identity, peers' by bytes. */
+const nodePrivateCache = new WeakMap<Uint8Array, NodeKey>();
+const nodePublicCache = new Map<string, NodeKey>();
+
+function nodeShared(nc: NodeCryptoLike, privateKey: NodeKey, publicKey: NodeKey): Uint8Array {
+  const out = nc.diffieHellman({ privateKey, publicKey });
+  const bits = Uint8Array.from(out);
+  out.fill(0);
+  if (bits.every((b) => b === 0)) throw new Error('X25519 produced the all-zero secret');
+  return bits;
+}
+
+function nodeAesGcm(
+  nc: NodeCryptoLike,
+  mode: 'encrypt' | 'decrypt',
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  data: Uint8Array,
+): Uint8Array {
+  const opts = { authTagLength: TAG_BYTES };
+  if (mode === 'encrypt') {
+    const c = nc.createCipheriv('aes-256-gcm', key, nonce, opts);
+    c.setAAD(aad);
+    return concat(c.update(data), c.final(), c.getAuthTag());
+  }
+  if (data.length < TAG_BYTES) throw new Error('short AES-GCM body');
+  const d = nc.createDecipheriv('aes-256-gcm', key, nonce, opts);
+  d.setAAD(aad);
+  d.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  return concat(d.update(data.subarray(0, data.length - TAG_BYTES)), d.final());
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+// --- X25519: native, then WebCrypto, then noble -------------------------------
 
 /** PKCS #8 prefix of a raw X25519 private key (RFC 8410): WebCrypto imports no raw private keys. */
 const PKCS8_X25519_PREFIX = Uint8Array.from([
@@ -279,6 +426,25 @@ async function ephemeralAgreement(
   peer: Uint8Array,
   fixedPrivate: Uint8Array | undefined,
 ): Promise<{ ephPub: Uint8Array; shared: Uint8Array }> {
+  const nc = nodeCrypto();
+  if (nc) {
+    let peerKey = nodePublicCache.get(bytesToHex(peer));
+    if (!peerKey) {
+      peerKey = nodePublic(nc, peer);
+      if (nodePublicCache.size >= PUBLIC_KEY_CACHE_MAX) nodePublicCache.clear();
+      nodePublicCache.set(bytesToHex(peer), peerKey);
+    }
+    if (fixedPrivate) {
+      const priv = nodePrivate(nc, fixedPrivate);
+      const ephPub = nodeRawPublic(nc.createPublicKey(priv));
+      return { ephPub, shared: nodeShared(nc, priv, peerKey) };
+    }
+    const pair = nc.generateKeyPairSync('x25519');
+    return {
+      ephPub: nodeRawPublic(pair.publicKey),
+      shared: nodeShared(nc, pair.privateKey, peerKey),
+    };
+  }
   if (await hasWebX25519()) {
     let priv: WebKey;
     let ephPub: Uint8Array;
@@ -303,6 +469,15 @@ async function ephemeralAgreement(
 
 /** The node side: its static key with the sender's ephemeral public key. */
 async function staticAgreement(privateKey: Uint8Array, ephPub: Uint8Array): Promise<Uint8Array> {
+  const nc = nodeCrypto();
+  if (nc) {
+    let priv = nodePrivateCache.get(privateKey);
+    if (!priv) {
+      priv = nodePrivate(nc, privateKey);
+      nodePrivateCache.set(privateKey, priv);
+    }
+    return nodeShared(nc, priv, nodePublic(nc, ephPub));
+  }
   if (await hasWebX25519()) {
     // Ephemeral keys are fresh per task: import without caching.
     const pub = await subtle().importKey('raw', buf(ephPub), X25519_ALG, false, []);
