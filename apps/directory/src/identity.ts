@@ -10,7 +10,8 @@
  * event chain with one key, and keys never go into the database.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { DirectoryKey, loadDirectoryKeyFile, writeDirectoryKeyFile } from '@iicp/crypto';
 import { IicpLocalError } from '@iicp/wire';
 import { DEFAULT_DATA_DIR, isPostgresUrl } from './storage/open.ts';
@@ -61,6 +62,8 @@ export async function loadDirectoryIdentity(
     throw new IicpLocalError('bad_config', `no directory key at ${file} (give --signing-key-file)`);
   }
   const key = DirectoryKey.generate();
+  // A first start may come before the database has created the data directory.
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await writeDirectoryKeyFile(file, key);
   return { key, source: 'generated' };
 }
