@@ -107,6 +107,19 @@ describe('Ed25519: strict verification (decision: RFC 8032 strict, not ZIP-215)'
     expect(ed25519Verify(new Uint8Array(64), msg, new Uint8Array(32))).toBe(false);
   });
 
+  it('answers the same on repeat: the per-key check is cached, never the verdict', () => {
+    const identity = bigIntToLe(1n, 32);
+    const forged = Uint8Array.from([...identity, ...new Uint8Array(32)]);
+    const s = leToBigInt(sig.subarray(32));
+    const nonCanonicalS = Uint8Array.from([...sig.subarray(0, 32), ...bigIntToLe(s + L, 32)]);
+    for (let i = 0; i < 3; i++) {
+      expect(ed25519Verify(forged, msg, identity)).toBe(false);
+      expect(ed25519Verify(sig, msg, pub)).toBe(true);
+      expect(ed25519Verify(nonCanonicalS, msg, pub)).toBe(false);
+      expect(ed25519Verify(sig, Uint8Array.from([...msg, 0]), pub)).toBe(false);
+    }
+  });
+
   it('accepts a real key as valid', () => {
     expect(isValidEd25519PublicKey(pub)).toBe(true);
   });
