@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../src/storage/open.ts';
 import { NodeStore } from '../src/storage/node-store.ts';
@@ -21,10 +21,13 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const cliSource = resolve(here, '../src/cli.ts');
 const require = createRequire(import.meta.url);
-const tsxCli = join(dirname(require.resolve('tsx/package.json')), 'dist/cli.mjs');
+// tsx as an in-process loader, so that killing the child kills the app itself.
+const tsxLoader = pathToFileURL(
+  join(dirname(require.resolve('tsx/package.json')), 'dist/loader.mjs'),
+).href;
 
 function cliArgs(args: string[]): string[] {
-  return [tsxCli, '--conditions=@iicp/source', cliSource, ...args];
+  return ['--import', tsxLoader, '--conditions=@iicp/source', cliSource, ...args];
 }
 
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {

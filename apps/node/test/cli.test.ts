@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../src/cli.ts';
 import { resolveConfig } from '../src/config.ts';
@@ -277,7 +277,9 @@ describe('serve, status, doctor', () => {
     const child = spawn(
       process.execPath,
       [
-        join(repoRoot, 'node_modules/tsx/dist/cli.mjs'),
+        // tsx as a loader, so that the signal reaches the app itself.
+        '--import',
+        pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href,
         '--conditions=@iicp/source',
         join(repoRoot, 'apps/node/src/cli.ts'),
         'serve',

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /*
@@ -15,14 +15,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * OpenAI-compatible server in this process, so the test can hold a stream open.
  */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tsx = join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
+// tsx as an in-process loader (not its CLI, which runs the app in a grandchild that a
+// kill of the CLI would orphan).
+const tsx = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 const LIFECYCLE = 'urn:iicp:profile:service-lifecycle:v1';
 
 function cli(app: 'directory' | 'node', args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(
     process.execPath,
-    [tsx, '--conditions=@iicp/source', join(repoRoot, `apps/${app}/src/cli.ts`), ...args],
+    [
+      '--import',
+      tsx,
+      '--conditions=@iicp/source',
+      join(repoRoot, `apps/${app}/src/cli.ts`),
+      ...args,
+    ],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * prove the first token reaches the client before the backend sends its last.
  */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tsx = join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
+// tsx as an in-process loader (not its CLI, which runs the app in a grandchild that a
+// kill of the CLI would orphan).
+const tsx = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
 function cli(
   app: 'directory' | 'node' | 'proxy',
@@ -24,7 +26,13 @@ function cli(
 ): ChildProcess {
   return spawn(
     process.execPath,
-    [tsx, '--conditions=@iicp/source', join(repoRoot, `apps/${app}/src/cli.ts`), ...args],
+    [
+      '--import',
+      tsx,
+      '--conditions=@iicp/source',
+      join(repoRoot, `apps/${app}/src/cli.ts`),
+      ...args,
+    ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
 }
