@@ -13,8 +13,10 @@ import { Admission, DEFAULT_QOS, type Slot } from './admission.ts';
 import { authorizeTask, type AuthMode, type Principal } from './auth.ts';
 import {
   BackendError,
+  isStreamOperation,
   operationForIntent,
   OPERATION_INTENTS,
+  OPT_IN_OPERATIONS,
   type Backend,
   type BackendOperation,
   type BackendResult,
@@ -93,6 +95,13 @@ export function nodeRuntime(app: IicpFastifyInstance): NodeRuntime {
   return r;
 }
 
+/** OpenAI's default model names for the opt-in operations (API reference). */
+const AUX_DEFAULT_MODELS: Partial<Record<BackendOperation, string>> = {
+  transcribe: 'whisper-1',
+  speech: 'tts-1',
+  moderate: 'omni-moderation-latest',
+};
+
 /** How an intent is executed. */
 type Handler = { kind: 'llm'; op: BackendOperation } | { kind: 'mcp' };
 
@@ -162,7 +171,12 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       continue;
     }
     const op = operationForIntent(intent);
-    if (!op || !backend || !backend.operations.includes(op)) {
+    // Audio and moderation are served only when named (`--intent`), never by default.
+    if (
+      !op ||
+      !backend ||
+      !(backend.operations.includes(op) || backend.optInOperations?.includes(op))
+    ) {
       throw new Error(
         `${backend ? `backend ${backend.type}` : 'this node'} cannot serve ${intent}`,
       );
@@ -221,6 +235,17 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     const want = payload.model;
     if (typeof want === 'string' && state.models.includes(want)) return want;
     return opts.model ?? state.models[0] ?? 'default';
+  }
+
+  /**
+   * Model for an audio or moderation task: the caller's when the backend lists it,
+   * else OpenAI's documented default for the operation (the node's `--model` is a
+   * chat model and would be refused by `/v1/audio/*`).
+   */
+  function pickAuxModel(op: BackendOperation, payload: Record<string, unknown>): string {
+    const want = payload.model;
+    if (typeof want === 'string' && state.models.includes(want)) return want;
+    return AUX_DEFAULT_MODELS[op] ?? opts.model ?? 'default';
   }
 
   // --- CORS for the open mesh ------------------------------------------------------
@@ -372,7 +397,12 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     }
 
     const handler = served.get(task.intent)!;
-    const model = handler.kind === 'mcp' ? `mcp:${mcp!.serverName}` : pickModel(task.payload);
+    const model =
+      handler.kind === 'mcp'
+        ? `mcp:${mcp!.serverName}`
+        : OPT_IN_OPERATIONS.includes(handler.op)
+          ? pickAuxModel(handler.op, task.payload)
+          : pickModel(task.payload);
     const abort = new AbortController();
     const entry: InFlight = {
       abort,
@@ -526,7 +556,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     emit('accepted');
     try {
       let summary: { tokensUsed?: number; model: string; finishReason: string | null };
-      if (handler.kind !== 'llm' || handler.op === 'embedding') {
+      if (handler.kind !== 'llm' || !isStreamOperation(handler.op)) {
         // Nothing to stream incrementally: one partial with the whole result.
         const r = await invoke();
         emit('partial', { result: r.result });
@@ -544,7 +574,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       emit('completed', {
         status: 'success',
         // The final (empty) chunk in the same shape as the partial ones (§4).
-        ...(handler.kind === 'llm' && handler.op !== 'embedding'
+        ...(handler.kind === 'llm' && isStreamOperation(handler.op)
           ? {
               result: {
                 choices: [

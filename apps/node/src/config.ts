@@ -2,7 +2,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AUTH_MODES } from './auth.ts';
-import { BACKEND_TYPES } from './backends/types.ts';
+import {
+  BACKEND_TYPE_OPERATIONS,
+  BACKEND_TYPES,
+  operationForIntent,
+  type BackendType,
+} from './backends/types.ts';
 import { readJsonFile, writeSecretFile } from './directory/store.ts';
 
 /** Default listening port of the provider node (DESIGN.md: node 9484; iicp-core.md §11.3). */
@@ -244,5 +249,27 @@ export function resolveConfig(
     const where = spec ? `--${spec.flag} / ${spec.env}` : key;
     throw new Error(`invalid ${where}: ${issue?.message ?? 'invalid value'}`);
   }
+  checkIntentsForBackend(r.data.backendType, r.data.intents);
   return r.data;
+}
+
+/**
+ * Refuse, at config time, an intent the chosen backend family cannot serve (e.g.
+ * `audio:transcribe:v1` on Ollama or Anthropic, any model intent on `mcp`). With no
+ * backend type yet (auto-detected) the check waits for the app to be built.
+ */
+export function checkIntentsForBackend(
+  backendType: BackendType | 'mcp' | undefined,
+  intents: readonly string[] | undefined,
+): void {
+  if (backendType === undefined || intents === undefined) return;
+  const ops = backendType === 'mcp' ? [] : BACKEND_TYPE_OPERATIONS[backendType];
+  for (const intent of intents) {
+    const op = operationForIntent(intent);
+    if (op !== undefined && !ops.includes(op)) {
+      throw new Error(
+        `invalid --intent / IICP_INTENT: backend type ${backendType} cannot serve ${intent}`,
+      );
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import type { HttpClient } from '@iicp/http';
 import {
   BackendError,
+  isStreamOperation,
   type Backend,
   type BackendCallOptions,
   type BackendOperation,
@@ -82,8 +83,8 @@ export function createAnthropicBackend(opts: AnthropicBackendOptions): Backend {
     payload: Record<string, unknown>,
     o: BackendCallOptions,
   ): Promise<BackendResult> {
-    if (op === 'embedding')
-      throw new BackendError('backend_unsupported', 'anthropic serves no embeddings');
+    if (!isStreamOperation(op))
+      throw new BackendError('backend_unsupported', `anthropic does not serve ${op}`);
     const r = await callJson(opts.http, {
       url: `${base}/messages`,
       body: messagesRequest(op, payload, o.model, false),

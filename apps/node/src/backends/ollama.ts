@@ -1,6 +1,7 @@
 import type { HttpClient } from '@iicp/http';
 import {
   BackendError,
+  isStreamOperation,
   type Backend,
   type BackendCallOptions,
   type BackendOperation,
@@ -116,6 +117,8 @@ export function createOllamaBackend(opts: OllamaBackendOptions): Backend {
     o: BackendCallOptions,
   ): Promise<BackendResult> {
     if (op === 'embedding') return embed(payload, o);
+    if (!isStreamOperation(op))
+      throw new BackendError('backend_unsupported', `ollama does not serve ${op}`);
     const r = await callJson(opts.http, {
       url: `${base}${op === 'chat' ? '/api/chat' : '/api/generate'}`,
       body: requestBody(op, payload, o.model, false),

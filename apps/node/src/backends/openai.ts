@@ -8,7 +8,9 @@ import {
   type BackendType,
   type StreamChunkHandler,
   type StreamSummary,
+  OPT_IN_OPERATIONS,
 } from './types.ts';
+import { invokeOpenAiAux, isOpenAiAuxOperation } from './openai-audio.ts';
 import {
   apiBase,
   callJson,
@@ -26,7 +28,7 @@ export interface OpenAiBackendOptions {
   http: HttpClient;
 }
 
-const PATHS: Record<BackendOperation, string> = {
+const PATHS: Record<'chat' | 'completion' | 'embedding', string> = {
   chat: '/chat/completions',
   completion: '/completions',
   embedding: '/embeddings',
@@ -36,7 +38,8 @@ const PATHS: Record<BackendOperation, string> = {
  * OpenAI-compatible backends (OpenAI, vLLM, llama.cpp server, LM Studio, any
  * `/v1/chat/completions` server). The llm-* registry outputs are the OpenAI shapes,
  * so buffered replies pass through unchanged (no copy); streamed `chat.completion.chunk`
- * deltas are forwarded as they arrive.
+ * deltas are forwarded as they arrive. Transcription, speech and moderation
+ * (`/v1/audio/*`, `/v1/moderations`) are opt-in: see openai-audio.ts.
  */
 export function createOpenAiBackend(opts: OpenAiBackendOptions): Backend {
   const base = apiBase(opts.baseUrl, '/v1');
@@ -49,6 +52,8 @@ export function createOpenAiBackend(opts: OpenAiBackendOptions): Backend {
     payload: Record<string, unknown>,
     o: BackendCallOptions,
   ): Promise<BackendResult> {
+    if (isOpenAiAuxOperation(op))
+      return invokeOpenAiAux({ http: opts.http, base, headers }, op, payload, o);
     const body = { ...payload, model: o.model, stream: false };
     if (op === 'embedding') delete (body as { stream?: boolean }).stream;
     const reply = await callJson(opts.http, {
@@ -132,6 +137,7 @@ export function createOpenAiBackend(opts: OpenAiBackendOptions): Backend {
     type: opts.type ?? 'openai',
     baseUrl: opts.baseUrl,
     operations: ['chat', 'completion', 'embedding'],
+    optInOperations: OPT_IN_OPERATIONS,
     listModels,
     invoke,
     stream,

@@ -1,4 +1,4 @@
-import { HttpClientError, type HttpClient } from '@iicp/http';
+import { HttpClientError, type HttpClient, type HttpResponse } from '@iicp/http';
 import { BackendError } from './types.ts';
 import { LineSplitter, SseParser, type SseEvent } from './sse.ts';
 
@@ -28,11 +28,13 @@ function mapClientError(err: unknown, signal: AbortSignal | undefined): BackendE
 }
 
 /**
- * One buffered JSON call through the shared undici client (keep-alive pool). Non-2xx
- * is `backend_status`; the backend's error body is dropped here so it can never reach
- * a caller or a log (it may quote the prompt).
+ * One buffered call through the shared undici client (keep-alive pool); the reply's
+ * bytes, content type and decoded body (JSON or text). Non-2xx is `backend_status`;
+ * the backend's error body is dropped here so it can never reach a caller or a log
+ * (it may quote the prompt). `body` as bytes or a string goes out as is, with the
+ * `content-type` header the caller sets (multipart uploads).
  */
-export async function callJson(http: HttpClient, r: BackendRequest): Promise<unknown> {
+export async function callHttp(http: HttpClient, r: BackendRequest): Promise<HttpResponse> {
   let res;
   try {
     res = await http.request({
@@ -52,6 +54,12 @@ export async function callJson(http: HttpClient, r: BackendRequest): Promise<unk
       status: res.status,
     });
   }
+  return res;
+}
+
+/** One buffered JSON call (see {@link callHttp}); the reply must be a JSON object or array. */
+export async function callJson(http: HttpClient, r: BackendRequest): Promise<unknown> {
+  const res = await callHttp(http, r);
   if (res.body === undefined || res.body === null || typeof res.body !== 'object') {
     throw new BackendError('backend_bad_reply', 'backend reply is not a JSON object');
   }

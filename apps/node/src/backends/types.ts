@@ -15,14 +15,45 @@ export const BACKEND_TYPES = [
 export type BackendType = (typeof BACKEND_TYPES)[number];
 
 /** The operations a backend client maps intents onto. */
-export type BackendOperation = 'chat' | 'completion' | 'embedding';
+export type BackendOperation =
+  'chat' | 'completion' | 'embedding' | 'transcribe' | 'speech' | 'moderate';
 
-/** Intent URN served by each operation (registry: the active llm intents). */
+/** The operations with an incremental (streamed) form. */
+export type StreamOperation = Extract<BackendOperation, 'chat' | 'completion'>;
+
+export function isStreamOperation(op: BackendOperation): op is StreamOperation {
+  return op === 'chat' || op === 'completion';
+}
+
+/**
+ * Intent URN served by each operation (registry: the active llm, audio and safety
+ * intents; schemas audio-transcribe-v1, audio-speech-v1, safety-moderate-v1).
+ */
 export const OPERATION_INTENTS: Readonly<Record<BackendOperation, string>> = {
   chat: 'urn:iicp:intent:llm:chat:v1',
   completion: 'urn:iicp:intent:llm:completion:v1',
   embedding: 'urn:iicp:intent:llm:embedding:v1',
+  transcribe: 'urn:iicp:intent:audio:transcribe:v1',
+  speech: 'urn:iicp:intent:audio:speech:v1',
+  moderate: 'urn:iicp:intent:safety:moderate:v1',
 };
+
+/**
+ * Operations each backend family can serve. The first three are served by default;
+ * the audio and safety ones only when the operator names their intent (a chat model
+ * server rarely also hosts speech or moderation models).
+ */
+export const BACKEND_TYPE_OPERATIONS: Readonly<Record<BackendType, readonly BackendOperation[]>> = {
+  openai: ['chat', 'completion', 'embedding', 'transcribe', 'speech', 'moderate'],
+  vllm: ['chat', 'completion', 'embedding', 'transcribe', 'speech', 'moderate'],
+  llamacpp: ['chat', 'completion', 'embedding', 'transcribe', 'speech', 'moderate'],
+  lmstudio: ['chat', 'completion', 'embedding', 'transcribe', 'speech', 'moderate'],
+  ollama: ['chat', 'completion', 'embedding'],
+  anthropic: ['chat', 'completion'],
+};
+
+/** Operations served only when configured explicitly (`--intent`). */
+export const OPT_IN_OPERATIONS: readonly BackendOperation[] = ['transcribe', 'speech', 'moderate'];
 
 /** The operation behind an intent URN, or undefined when no backend op serves it. */
 export function operationForIntent(intent: string): BackendOperation | undefined {
@@ -65,8 +96,10 @@ export type StreamChunkHandler = (chunk: unknown) => void;
 export interface Backend {
   readonly type: BackendType;
   readonly baseUrl: string;
-  /** Operations this backend family can serve (Anthropic has no embeddings). */
+  /** Operations served by default (Anthropic has no embeddings). */
   readonly operations: readonly BackendOperation[];
+  /** Further operations served only when their intent is configured (`--intent`). */
+  readonly optInOperations?: readonly BackendOperation[];
   listModels(opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<string[]>;
   invoke(
     op: BackendOperation,
@@ -75,7 +108,7 @@ export interface Backend {
   ): Promise<BackendResult>;
   /** Streams chat or completion; resolves when the backend finished. */
   stream(
-    op: 'chat' | 'completion',
+    op: StreamOperation,
     payload: Record<string, unknown>,
     opts: BackendCallOptions,
     onChunk: StreamChunkHandler,

@@ -31,7 +31,12 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown> | undefined;
+  /** Fields of a multipart upload; a file part as its name and base64 bytes. */
+  form?: Record<string, string | { filename: string; base64: string }>;
 }
+
+/** The audio bytes the scripted `/v1/audio/speech` answers with. */
+export const SCRIPTED_SPEECH_BYTES = Buffer.from([0x49, 0x44, 0x33, 0x04, 0x00, 0xff, 0xfb, 0x90]);
 
 export interface ScriptedBackend {
   url: string;
@@ -44,11 +49,11 @@ export interface ScriptedBackend {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -99,15 +104,40 @@ export async function startScriptedBackend(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+    const bytes = await readBody(req);
+    const raw = bytes.toString('utf8');
     let body: Record<string, unknown> | undefined;
-    try {
-      body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
-    } catch {
-      body = undefined;
+    let form: RecordedRequest['form'];
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (contentType.startsWith('multipart/form-data')) {
+      // The fetch Request parses multipart the way a real server's framework would.
+      const parsed = await new Request('http://scripted/', {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: bytes,
+      }).formData();
+      form = {};
+      for (const [k, v] of parsed.entries()) {
+        form[k] =
+          typeof v === 'string'
+            ? v
+            : { filename: v.name, base64: Buffer.from(await v.arrayBuffer()).toString('base64') };
+      }
+    } else {
+      try {
+        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
+      } catch {
+        body = undefined;
+      }
     }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    requests.push({
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body,
+      ...(form ? { form } : {}),
+    });
     let finished = false;
     res.on('finish', () => (finished = true));
     res.on('close', () => {
@@ -146,6 +176,37 @@ export async function startScriptedBackend(
     const model = script.model;
 
     if (shape === 'openai') {
+      if (path === '/v1/audio/transcriptions') {
+        if (form?.response_format === 'text') {
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+          return void res.end(text);
+        }
+        return json(res, 200, { text });
+      }
+      if (path === '/v1/audio/speech') {
+        const format = typeof body?.response_format === 'string' ? body.response_format : 'mp3';
+        res.writeHead(200, {
+          'content-type': format === 'mp3' ? 'audio/mpeg' : `audio/${format}`,
+          'content-length': SCRIPTED_SPEECH_BYTES.length,
+        });
+        return void res.end(SCRIPTED_SPEECH_BYTES);
+      }
+      if (path === '/v1/moderations') {
+        const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
+        return json(res, 200, {
+          id: 'modr-1',
+          model: typeof body?.model === 'string' ? body.model : model,
+          results: inputs.map((t) => {
+            // Scripted policy: a text mentioning "forbidden" is flagged.
+            const flagged = typeof t === 'string' && t.includes('forbidden');
+            return {
+              flagged,
+              categories: { violence: flagged },
+              category_scores: { violence: flagged ? 0.9 : 0.01 },
+            };
+          }),
+        });
+      }
       if (path === '/v1/embeddings') {
         const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
         return json(res, 200, {
