@@ -24,12 +24,14 @@ const depConstraints = [
   },
   {
     sourceTag: 'layer:tool',
+    // Private tools may build on each other (benchmarks reuse the e2e process helpers).
     onlyDependOnLibsWithTags: [
       'layer:core',
       'layer:trust',
       'layer:edge',
       'layer:conformance',
       'layer:app',
+      'layer:tool',
     ],
   },
 ];

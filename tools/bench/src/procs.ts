@@ -6,54 +6,10 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { repoRoot, type AppProcess } from '@iicp/tools-e2e';
+import { repoRoot, watchProcess, type AppProcess } from '@iicp/tools-e2e';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
-
-/** Wrap a child like startApp does: output capture, waitFor, exited, kill. */
-function wrap(child: ReturnType<typeof spawn>, label: string): AppProcess {
-  let seen = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer): void => {
-    seen += d.toString();
-    if (seen.length > 200_000) seen = seen.slice(-100_000);
-    for (const l of [...listeners]) l();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((r) => {
-    if (child.exitCode !== null) r(child.exitCode);
-    else child.once('exit', (c) => r(c));
-  });
-  return {
-    child,
-    output: () => seen,
-    waitFor(re) {
-      return new Promise((resolveMatch, reject) => {
-        const check = (): boolean => {
-          const m = seen.match(re);
-          if (m) {
-            listeners.delete(onChange);
-            resolveMatch(m);
-          }
-          return m !== null;
-        };
-        const onChange = (): void => void check();
-        if (check()) return;
-        listeners.add(onChange);
-        void exited.then((code) => {
-          if (listeners.delete(onChange) && !check())
-            reject(new Error(`${label} exited (${code}) before ${re}: ${seen.slice(-3000)}`));
-        });
-      });
-    },
-    exited: () => exited,
-    kill(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-  };
-}
 
 /** Run one of this package's src/*.ts scripts in its own process. */
 export function startScript(file: string, args: string[] = []): AppProcess {
@@ -62,7 +18,7 @@ export function startScript(file: string, args: string[] = []): AppProcess {
     ['--import', tsxLoader, '--conditions=@iicp/source', join(here, file), ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  return wrap(child, file);
+  return watchProcess(child, file, { maxOutput: 200_000 });
 }
 
 /** The scripted OpenAI-compatible backend (backend-server.ts) on a free loopback port. */
@@ -92,7 +48,7 @@ export async function startPortkey(port: number): Promise<{ proc: AppProcess; ur
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
   );
-  const proc = wrap(child, 'portkey');
+  const proc = watchProcess(child, 'portkey', { maxOutput: 200_000 });
   await proc.waitFor(/Ready for connections/);
   return { proc, url: `http://127.0.0.1:${port}` };
 }

@@ -83,10 +83,24 @@ export function startScript(
     ['--import', tsxLoader, '--conditions=@iicp/source', file, ...args],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  return watchProcess(child, label);
+}
+
+/**
+ * Wrap a spawned child (stdout and stderr piped): output capture, `waitFor`, `exited`,
+ * `kill`. `maxOutput` keeps only the tail of a long-running process's output.
+ */
+export function watchProcess(
+  child: ChildProcess,
+  label: string,
+  opts: { maxOutput?: number } = {},
+): AppProcess {
   let seen = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer): void => {
     seen += d.toString();
+    if (opts.maxOutput !== undefined && seen.length > opts.maxOutput)
+      seen = seen.slice(-Math.floor(opts.maxOutput / 2));
     for (const l of [...listeners]) l();
   };
   child.stdout!.on('data', onData);
