@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, watchProcess, type AppName } from '../src/index.ts';
 
 /*
  * IICP-CX through a relay, over real processes: iicp-proxy (defaults) → iicp-directory
@@ -14,61 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * (unreachable, `--relay auto`) → a scripted backend. The relay carries ciphertext
  * both ways (CX-03); the node's /metrics shows it opened and sealed the task.
  */
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-// tsx as an in-process loader (not its CLI, which runs the app in a grandchild that a
-// kill of the CLI would orphan).
-const tsx = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 const CANARY = 'canary-e2e-cx-4e81';
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 
 function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      '--import',
-      tsx,
-      '--conditions=@iicp/source',
-      join(repoRoot, `apps/${app}/src/cli.ts`),
-      ...args,
-    ],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  return startApp(app as AppName, args, env).child;
 }
 
-/** Everything a process wrote, and a wait for a line matching `re`. */
 function watch(child: ChildProcess) {
-  let seen = '';
-  const onData = (d: Buffer): void => {
-    seen += d.toString();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  return {
-    output: () => seen,
-    waitFor: (re: RegExp) =>
-      new Promise<RegExpMatchArray>((res, rej) => {
-        const check = (): void => {
-          const m = seen.match(re);
-          if (m) {
-            child.stdout!.off('data', check);
-            child.stderr!.off('data', check);
-            res(m);
-          }
-        };
-        child.stdout!.on('data', check);
-        child.stderr!.on('data', check);
-        child.once('exit', (c) =>
-          rej(new Error(`exited (${c}) before ${re}: ${seen.slice(-2000)}`)),
-        );
-        check();
-      }),
-  };
+  return watchProcess(child, 'app');
 }
 
 function exitCode(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) =>
-    child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c)),
-  );
+  return watchProcess(child, 'app').exited();
 }
 
 function listen(server: Server): Promise<string> {

@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, watchProcess, type AppName } from '../src/index.ts';
 
 /*
  * The official openai client → iicp-proxy → iicp-directory (discover) → iicp-node →
@@ -14,49 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * processes); the backend runs in this process so the test can hold a stream open and
  * prove the first token reaches the client before the backend sends its last.
  */
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-// tsx as an in-process loader (not its CLI, which runs the app in a grandchild that a
-// kill of the CLI would orphan).
-const tsx = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
-function cli(
-  app: 'directory' | 'node' | 'proxy',
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      '--import',
-      tsx,
-      '--conditions=@iicp/source',
-      join(repoRoot, `apps/${app}/src/cli.ts`),
-      ...args,
-    ],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return startApp(app as AppName, args, env).child;
 }
 
 function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolveLine, reject) => {
-    let seen = '';
-    const onData = (d: Buffer): void => {
-      seen += d.toString();
-      const m = seen.match(re);
-      if (m) resolveLine(m);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`process exited (${code}) before ${re}: ${seen.slice(-2000)}`)),
-    );
-  });
+  return watchProcess(child, 'app').waitFor(re);
 }
 
 function exitCode(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) =>
-    child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c)),
-  );
+  return watchProcess(child, 'app').exited();
 }
 
 let backend: Server;
