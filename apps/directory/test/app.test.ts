@@ -342,7 +342,7 @@ describe.each(BACKENDS)('directory app on %s', (kind) => {
 
 describe('reputation tiers', () => {
   it('follow the §5.1.1 thresholds with the 720 h platinum gate', async () => {
-    const { reputationTier } = await import('../src/context.ts');
+    const { reputationTier } = await import('../src/views.ts');
     const now = 2_000_000_000_000;
     expect(reputationTier(0.1, now, now)).toBe('bronze');
     expect(reputationTier(0.4, now, now)).toBe('silver');

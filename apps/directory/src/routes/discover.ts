@@ -6,7 +6,8 @@ import {
   parseWire,
 } from '@iicp/wire';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from '@iicp/http';
-import { dispatchView, publicView, type DirectoryContext } from '../context.ts';
+import type { DirectoryContext } from '../context.ts';
+import { dispatchView, publicView } from '../views.ts';
 
 function discover(
   ctx: DirectoryContext,

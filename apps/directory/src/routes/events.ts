@@ -6,13 +6,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventsQuerySchema, IicpProtocolError, parseWire, type EventsResponse } from '@iicp/wire';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from '@iicp/http';
-import {
-  bearerToken,
-  clientIp,
-  isLive,
-  reputationTier,
-  type DirectoryContext,
-} from '../context.ts';
+import { bearerToken, clientIp, isLive, type DirectoryContext } from '../context.ts';
+import { reputationTier } from '../views.ts';
 import { PUBLISHED_CHAIN } from '../storage/event-log.ts';
 import { enforceLimit } from './trust-common.ts';
 

@@ -10,13 +10,8 @@ import {
   type MeResponse,
 } from '@iicp/wire';
 import type { FastifyInstance, FastifyRequest } from '@iicp/http';
-import {
-  authedNode,
-  dispatchView,
-  isLive,
-  requireNode,
-  type DirectoryContext,
-} from '../context.ts';
+import { authedNode, isLive, requireNode, type DirectoryContext } from '../context.ts';
+import { dispatchView } from '../views.ts';
 import type { StoredNode } from '../storage/node-store.ts';
 
 /** Nodes below this many completed tasks are in probation (iicp-dir.md §3.4). */
