@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../src/storage/open.ts';
 import { NodeStore } from '../src/storage/node-store.ts';
 import { parseCli } from '../src/config.ts';
-import { createTestDatabase } from './support/postgres.ts';
+import { createTestDatabase } from '../src/testing/postgres.ts';
 import './support/global-setup.ts';
 import {
   bearer,

@@ -3,7 +3,7 @@
  * suite creates its own database on it (createTestDatabase).
  */
 import type { TestProject } from 'vitest/node';
-import { startTestPostgres, type TestPostgres } from './postgres.ts';
+import { startTestPostgres, type TestPostgres } from '../../src/testing/postgres.ts';
 
 let server: TestPostgres | undefined;
 

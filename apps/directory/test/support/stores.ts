@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { openDatabase, type OpenedDatabase, type StorageConfig } from '../../src/storage/open.ts';
-import { createTestDatabase } from './postgres.ts';
+import { createTestDatabase } from '../../src/testing/postgres.ts';
 import './global-setup.ts';
 
 export type BackendName = 'sqlite' | 'postgres';

@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL cluster for tests: `initdb` into a temp dir, `postgres` on
+ * A throwaway PostgreSQL cluster for tests and benchmarks: `initdb` into a temp dir, `postgres` on
  * 127.0.0.1 at a free port (unix socket in the temp dir), trust auth, one database.
  * As root the server runs as the `postgres` user (PostgreSQL refuses to run as root).
  * `IICP_TEST_DATABASE_URL` skips all of that and uses the given server instead.
