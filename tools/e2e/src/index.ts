@@ -32,7 +32,27 @@ export interface AppProcess {
 
 /** Start `apps/<app>/src/cli.ts` with `args` on the workspace sources. */
 export function startApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = {}): AppProcess {
-  return startScript(app, join(repoRoot, `apps/${app}/src/cli.ts`), args, env);
+  return startScript(
+    app,
+    join(repoRoot, `apps/${app}/src/cli.ts`),
+    args,
+    env,
+    cpuProfileFlags(app),
+  );
+}
+
+let profileSeq = 0;
+
+/**
+ * With `IICP_CPU_PROF_DIR` set, every app started here writes a V8 CPU profile into
+ * that folder when it exits (`<app>-<seq>-<pid of the starter>.cpuprofile`); read them
+ * with `npm run bench:flame`.
+ */
+function cpuProfileFlags(app: string): string[] {
+  const dir = process.env['IICP_CPU_PROF_DIR'];
+  if (!dir) return [];
+  const name = `${app}-${++profileSeq}-${process.pid}.cpuprofile`;
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`];
 }
 
 /** One job of the consumer process (src/client-runner.mjs). */
@@ -77,10 +97,11 @@ export function startScript(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  nodeFlags: readonly string[] = [],
 ): AppProcess {
   const child = spawn(
     process.execPath,
-    ['--import', tsxLoader, '--conditions=@iicp/source', file, ...args],
+    [...nodeFlags, '--import', tsxLoader, '--conditions=@iicp/source', file, ...args],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return watchProcess(child, label);
