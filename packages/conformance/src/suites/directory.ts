@@ -45,6 +45,29 @@ function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
+/** A lifecycle step: the lifecycle node's current token heartbeats, 200 with a valid body. */
+function lifecycleHeartbeat(id: string, title: string): Check {
+  return {
+    id,
+    title,
+    mutates: true,
+    async run(ctx) {
+      const n = lifecycleNode(ctx);
+      const ex = await heartbeat(ctx, n.nodeId, n.token);
+      expectStatus(ex, 200);
+      expectShape(HeartbeatResponseSchema, ex, 'heartbeat response');
+    },
+  };
+}
+
+/** An idle HEARTBEAT for `nodeId` sent with `token` (which need not be that node's). */
+function heartbeat(ctx: CheckContext, nodeId: string, token: string, extra: object = {}) {
+  return ctx.request('/v1/heartbeat', {
+    json: { node_id: nodeId, load: 0, active_jobs: 0, ...extra },
+    headers: bearer(token),
+  });
+}
+
 async function fixtureNode(ctx: CheckContext): Promise<FixtureNode> {
   let f = ctx.state.get('fixture-node') as FixtureNode | undefined;
   if (!f) {
@@ -209,10 +232,7 @@ const checks: Check[] = [
     id: 'DIR-HB-02',
     title: 'a heartbeat with an invalid token gets 401 unauthorized',
     async run(ctx) {
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: randomUUID(), load: 0, active_jobs: 0 },
-        headers: bearer(randomBytes(32).toString('hex')),
-      });
+      const ex = await heartbeat(ctx, randomUUID(), randomBytes(32).toString('hex'));
       expectError(ex, 401, 'unauthorized');
     },
   },
@@ -364,10 +384,7 @@ const checks: Check[] = [
     mutates: true,
     async run(ctx) {
       const n = await mainNode(ctx);
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: n.nodeId, load: 0, active_jobs: 0, available: true },
-        headers: bearer(n.token),
-      });
+      const ex = await heartbeat(ctx, n.nodeId, n.token, { available: true });
       expectStatus(ex, 200);
       expectShape(HeartbeatResponseSchema, ex, 'heartbeat response');
     },
@@ -378,10 +395,7 @@ const checks: Check[] = [
     mutates: true,
     async run(ctx) {
       const n = await mainNode(ctx);
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: randomUUID(), load: 0, active_jobs: 0 },
-        headers: bearer(n.token),
-      });
+      const ex = await heartbeat(ctx, randomUUID(), n.token);
       expectError(ex, 404, 'not_found');
     },
   },
@@ -497,20 +511,10 @@ const checks: Check[] = [
       ctx.state.set('lifecycle', { nodeId: r.nodeId, token: r.token });
     },
   },
-  {
-    id: 'DIR-LIFECYCLE-02',
-    title: 'a heartbeat with the issued token: 200 ok with a positive interval',
-    mutates: true,
-    async run(ctx) {
-      const n = lifecycleNode(ctx);
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: n.nodeId, load: 0, active_jobs: 0 },
-        headers: bearer(n.token),
-      });
-      expectStatus(ex, 200);
-      expectShape(HeartbeatResponseSchema, ex, 'heartbeat response');
-    },
-  },
+  lifecycleHeartbeat(
+    'DIR-LIFECYCLE-02',
+    'a heartbeat with the issued token: 200 ok with a positive interval',
+  ),
   {
     id: 'DIR-LIFECYCLE-03',
     title: 'refresh with current_node_token: 201 with a replacement token',
@@ -538,27 +542,11 @@ const checks: Check[] = [
       const n = lifecycleNode(ctx);
       const old = ctx.state.get('lifecycle-old') as string | undefined;
       expectThat(old !== undefined, 'DIR-LIFECYCLE-03 did not run');
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: n.nodeId, load: 0, active_jobs: 0 },
-        headers: bearer(old),
-      });
+      const ex = await heartbeat(ctx, n.nodeId, old);
       expectError(ex, 401);
     },
   },
-  {
-    id: 'DIR-LIFECYCLE-05',
-    title: 'a heartbeat with the replacement token: 200 ok',
-    mutates: true,
-    async run(ctx) {
-      const n = lifecycleNode(ctx);
-      const ex = await ctx.request('/v1/heartbeat', {
-        json: { node_id: n.nodeId, load: 0, active_jobs: 0 },
-        headers: bearer(n.token),
-      });
-      expectStatus(ex, 200);
-      expectShape(HeartbeatResponseSchema, ex, 'heartbeat response');
-    },
-  },
+  lifecycleHeartbeat('DIR-LIFECYCLE-05', 'a heartbeat with the replacement token: 200 ok'),
   {
     id: 'DIR-LIFECYCLE-06',
     title: 'deregister with the replacement token: 200 deregistered=true',
