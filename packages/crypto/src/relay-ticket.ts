@@ -13,7 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Ed25519Signer } from './directory-key.ts';
 import type { UnixClock } from './signed-token.ts';
-import { isIntegerClaim, openCompactToken, signCompactToken, systemClock } from './signed-token.ts';
+import {
+  openCompactToken,
+  scopedTicketFailure,
+  signCompactToken,
+  systemClock,
+} from './signed-token.ts';
 
 export const RELAY_BIND_TICKET_DOMAIN = 'iicp:relay-bind-ticket:v1\n';
 export const RELAY_BIND_TICKET_TYPE = 'relay-bind-ticket';
@@ -93,25 +98,16 @@ export function verifyRelayBindTicket(
 ): RelayBindTicketResult {
   const opened = openCompactToken(RELAY_BIND_TICKET_DOMAIN, ticket, opts.directoryPublicKey);
   if (!opened.ok) return opened;
-  const c = opened.claims;
-  if (
-    typeof c.typ !== 'string' ||
-    typeof c.iss !== 'string' ||
-    typeof c.aud !== 'string' ||
-    typeof c.node_id !== 'string' ||
-    typeof c.jti !== 'string' ||
-    !JTI.test(c.jti) ||
-    !isIntegerClaim(c.iat) ||
-    !isIntegerClaim(c.exp)
-  ) {
-    return { ok: false, reason: 'malformed' };
-  }
-  if (c.v !== 1) return { ok: false, reason: 'unsupported_version' };
-  if (c.typ !== RELAY_BIND_TICKET_TYPE) return { ok: false, reason: 'wrong_type' };
-  if (opts.issuer !== undefined && c.iss !== opts.issuer)
-    return { ok: false, reason: 'wrong_issuer' };
-  if (c.aud !== RELAY_BIND_TICKET_AUDIENCE) return { ok: false, reason: 'wrong_audience' };
-  if (c.node_id !== opts.workerId) return { ok: false, reason: 'wrong_node' };
+  const failure = scopedTicketFailure(opened.claims, {
+    typ: RELAY_BIND_TICKET_TYPE,
+    aud: RELAY_BIND_TICKET_AUDIENCE,
+    jti: JTI,
+    nodeId: opts.workerId,
+    issuer: opts.issuer,
+  });
+  if (failure !== undefined) return { ok: false, reason: failure };
+  // The shape is checked: these claims are strings and integers.
+  const c = opened.claims as Pick<RelayBindTicketClaims, 'iss' | 'jti' | 'iat' | 'exp'>;
   if (!(c.exp > (opts.clock ?? systemClock)())) return { ok: false, reason: 'expired' };
   return {
     ok: true,
@@ -120,7 +116,7 @@ export function verifyRelayBindTicket(
       typ: RELAY_BIND_TICKET_TYPE,
       iss: c.iss,
       aud: RELAY_BIND_TICKET_AUDIENCE,
-      node_id: c.node_id,
+      node_id: opts.workerId,
       jti: c.jti,
       iat: c.iat,
       exp: c.exp,

@@ -14,7 +14,12 @@ import {
 } from '@iicp/wire';
 import type { Ed25519Signer } from './directory-key.ts';
 import type { UnixClock } from './signed-token.ts';
-import { isIntegerClaim, openCompactToken, signCompactToken, systemClock } from './signed-token.ts';
+import {
+  openCompactToken,
+  scopedTicketFailure,
+  signCompactToken,
+  systemClock,
+} from './signed-token.ts';
 
 /**
  * `jti` is exactly 24 lowercase hex (96 bits), issued and accepted, as the profile and
@@ -119,27 +124,29 @@ export function verifyDispatchRouteTicket(
 ): DispatchRouteTicketResult {
   const opened = openCompactToken(DISPATCH_ROUTE_TICKET_DOMAIN, ticket, opts.directoryPublicKey);
   if (!opened.ok) return opened;
-  const c = opened.claims;
-  if (
-    typeof c.typ !== 'string' ||
-    typeof c.iss !== 'string' ||
-    typeof c.aud !== 'string' ||
-    typeof c.node_id !== 'string' ||
-    typeof c.intent !== 'string' ||
-    typeof c.jti !== 'string' ||
-    !JTI.test(c.jti) ||
-    !isIntegerClaim(c.iat) ||
-    !isIntegerClaim(c.exp) ||
-    (c.policy_manifest_sha256 !== undefined &&
-      (typeof c.policy_manifest_sha256 !== 'string' || !SHA256_HEX.test(c.policy_manifest_sha256)))
-  ) {
-    return { ok: false, reason: 'malformed' };
-  }
-  if (c.v !== 1) return { ok: false, reason: 'unsupported_version' };
-  if (c.typ !== DISPATCH_ROUTE_TICKET_TYPE) return { ok: false, reason: 'wrong_type' };
-  if (c.iss !== opts.issuer) return { ok: false, reason: 'wrong_issuer' };
-  if (c.aud !== DISPATCH_ROUTE_TICKET_AUDIENCE) return { ok: false, reason: 'wrong_audience' };
-  if (c.node_id !== opts.nodeId) return { ok: false, reason: 'wrong_node' };
+  const failure = scopedTicketFailure(opened.claims, {
+    typ: DISPATCH_ROUTE_TICKET_TYPE,
+    aud: DISPATCH_ROUTE_TICKET_AUDIENCE,
+    jti: JTI,
+    nodeId: opts.nodeId,
+    issuer: opts.issuer,
+    strings: ['intent'],
+    wellFormed: (x) =>
+      x['policy_manifest_sha256'] === undefined ||
+      (typeof x['policy_manifest_sha256'] === 'string' &&
+        SHA256_HEX.test(x['policy_manifest_sha256'])),
+  });
+  if (failure !== undefined) return { ok: false, reason: failure };
+  // The shape is checked: these claims are strings and integers.
+  const c = opened.claims as {
+    iss: string;
+    jti: string;
+    node_id: string;
+    intent: string;
+    iat: number;
+    exp: number;
+    policy_manifest_sha256?: string;
+  };
   if (c.intent !== opts.intent) return { ok: false, reason: 'wrong_intent' };
   const now = (opts.clock ?? systemClock)();
   if (!(c.exp > now)) return { ok: false, reason: 'expired' };

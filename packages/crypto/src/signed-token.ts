@@ -86,3 +86,54 @@ export function openCompactToken(
 export function isIntegerClaim(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
+
+/** Why a node-scoped ticket's claims were refused, before any kind-specific claim. */
+export type ScopedTicketFailure =
+  | 'malformed'
+  | 'unsupported_version'
+  | 'wrong_type'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'wrong_node';
+
+/** The claims every node-scoped, directory-signed ticket carries (relay bind, dispatch route). */
+export interface ScopedTicketRules {
+  readonly typ: string;
+  readonly aud: string;
+  /** The exact `jti` format of this ticket kind. */
+  readonly jti: RegExp;
+  readonly nodeId: string;
+  /** When set, `iss` must equal it. */
+  readonly issuer?: string;
+  /** Further claims that must be strings (checked with the others: `malformed`). */
+  readonly strings?: readonly string[];
+  /** Any other shape rule of the kind; false makes the claims `malformed`. */
+  readonly wellFormed?: (c: Record<string, unknown>) => boolean;
+}
+
+/**
+ * The shared claim checks of node-scoped tickets, in the order their failures are
+ * reported: shape (`typ`, `iss`, `aud`, `node_id`, `jti` strings, integer `iat`/`exp`),
+ * `v == 1`, `typ`, `iss`, `aud`, `node_id`. Kind-specific claims and expiry come after.
+ */
+export function scopedTicketFailure(
+  c: Record<string, unknown>,
+  rules: ScopedTicketRules,
+): ScopedTicketFailure | undefined {
+  const strings = ['typ', 'iss', 'aud', 'node_id', 'jti', ...(rules.strings ?? [])];
+  if (
+    strings.some((k) => typeof c[k] !== 'string') ||
+    !rules.jti.test(c['jti'] as string) ||
+    !isIntegerClaim(c['iat']) ||
+    !isIntegerClaim(c['exp']) ||
+    (rules.wellFormed !== undefined && !rules.wellFormed(c))
+  ) {
+    return 'malformed';
+  }
+  if (c['v'] !== 1) return 'unsupported_version';
+  if (c['typ'] !== rules.typ) return 'wrong_type';
+  if (rules.issuer !== undefined && c['iss'] !== rules.issuer) return 'wrong_issuer';
+  if (c['aud'] !== rules.aud) return 'wrong_audience';
+  if (c['node_id'] !== rules.nodeId) return 'wrong_node';
+  return undefined;
+}
