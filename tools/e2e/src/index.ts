@@ -175,21 +175,39 @@ export async function poll<T>(
 /** An OpenAI-compatible backend in the test process. */
 export interface ScriptedBackend {
   readonly url: string;
-  /** Streamed answers send "first", then wait for this before " second" and the end. */
+  /** Held streams (see {@link ScriptedBackendOptions.holdStreams}) go on to their end. */
   releaseStreams(): void;
   /** Requests served so far. */
   readonly requests: number;
+  /** The raw body of every completion request, in arrival order. */
+  readonly bodies: readonly string[];
   close(): Promise<void>;
 }
 
+export interface ScriptedBackendOptions {
+  /** The one model `/v1/models` lists and every answer names (default `e2e-model`). */
+  readonly model?: string;
+  /** The buffered answer's text (default `pong`). */
+  readonly reply?: string;
+  /** The streamed answer's tokens (default `first`, ` second`). */
+  readonly streamTokens?: readonly string[];
+  /** Hold each stream after its first token until `releaseStreams` (default true). */
+  readonly holdStreams?: boolean;
+}
+
 /**
- * `/v1/models` → one model `e2e-model`; `/v1/chat/completions` → "pong" buffered, or
- * SSE "first" (sent at once) then " second" and the end once released.
+ * `/v1/models` → one model; `/v1/chat/completions` → the reply buffered, or SSE: the
+ * first token at once, the rest and the end once released (or at once when streams
+ * are not held).
  */
-export function startScriptedBackend(): Promise<ScriptedBackend> {
+export function startScriptedBackend(opts: ScriptedBackendOptions = {}): Promise<ScriptedBackend> {
+  const model = opts.model ?? 'e2e-model';
+  const [firstToken = '', ...restTokens] = opts.streamTokens ?? ['first', ' second'];
+  const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
   let held: (() => void)[] = [];
-  let released = false;
+  let released = opts.holdStreams === false;
   let requests = 0;
+  const bodies: string[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -198,30 +216,36 @@ export function startScriptedBackend(): Promise<ScriptedBackend> {
       if (req.method === 'GET' && req.url === '/v1/models') {
         res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ data: [{ id: 'e2e-model' }] }));
+          .end(JSON.stringify({ data: [{ id: model }] }));
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { stream?: boolean };
+      const text = Buffer.concat(chunks).toString();
+      bodies.push(text);
+      const body = JSON.parse(text || '{}') as { stream?: boolean };
       if (!body.stream) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(
           JSON.stringify({
-            model: 'e2e-model',
+            model,
             choices: [
-              { index: 0, message: { role: 'assistant', content: 'pong' }, finish_reason: 'stop' },
+              {
+                index: 0,
+                message: { role: 'assistant', content: opts.reply ?? 'pong' },
+                finish_reason: 'stop',
+              },
             ],
-            usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+            usage,
           }),
         );
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const frame = (content: string): string =>
-        `data: ${JSON.stringify({ model: 'e2e-model', choices: [{ index: 0, delta: { content } }] })}\n\n`;
-      res.write(frame('first'));
+        `data: ${JSON.stringify({ model, choices: [{ index: 0, delta: { content } }] })}\n\n`;
+      res.write(frame(firstToken));
       const finish = (): void => {
-        res.write(frame(' second'));
+        for (const t of restTokens) res.write(frame(t));
         res.end(
-          `data: ${JSON.stringify({ model: 'e2e-model', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`,
+          `data: ${JSON.stringify({ model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage })}\n\ndata: [DONE]\n\n`,
         );
       };
       if (released) finish();
@@ -240,6 +264,7 @@ export function startScriptedBackend(): Promise<ScriptedBackend> {
         get requests() {
           return requests;
         },
+        bodies,
         close: () =>
           new Promise<void>((done) => {
             released = true;

@@ -1,11 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, watchProcess, type AppName } from '../src/index.ts';
+import { startApp, startScriptedBackend, type AppProcess } from '../src/index.ts';
 
 /*
  * IICP-CX end to end over real processes: iicp-proxy (default settings: CX on, no
@@ -18,18 +17,6 @@ const CANARY = 'canary-e2e-cx-4e81';
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 const COMPLETION = 'urn:iicp:intent:llm:completion:v1';
 
-function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return startApp(app as AppName, args, env).child;
-}
-
-function watch(child: ChildProcess) {
-  return watchProcess(child, 'app');
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return watchProcess(child, 'app').exited();
-}
-
 function listen(server: Server): Promise<string> {
   return new Promise((r) =>
     server.listen(0, '127.0.0.1', () =>
@@ -40,50 +27,28 @@ function listen(server: Server): Promise<string> {
 
 describe('IICP-CX end to end: proxy → directory → node', () => {
   const dirs: string[] = [];
-  const procs: ChildProcess[] = [];
+  const procs: AppProcess[] = [];
   const servers: Server[] = [];
-  const backendBodies: string[] = [];
+  let backendBodies: readonly string[] = [];
+  let closeBackend: () => Promise<void> = async () => undefined;
   const keylessTasks: unknown[] = [];
   let directoryUrl = '';
   let nodeUrl = '';
   let proxyUrl = '';
-  let nodeLog: ReturnType<typeof watch>;
-  let proxyLog: ReturnType<typeof watch>;
+  let nodeLog: AppProcess;
+  let proxyLog: AppProcess;
   let keylessUrl = '';
 
   beforeAll(async () => {
-    const backend = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const json = (v: unknown) =>
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v));
-        if (req.url === '/v1/models') return json({ data: [{ id: 'cx-model' }] });
-        const text = Buffer.concat(chunks).toString();
-        backendBodies.push(text);
-        const body = JSON.parse(text || '{}') as { stream?: boolean };
-        const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
-        if (body.stream) {
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(
-            `data: ${JSON.stringify({ model: 'cx-model', choices: [{ index: 0, delta: { content: 'sealed' } }] })}\n\n`,
-          );
-          res.end(
-            `data: ${JSON.stringify({ model: 'cx-model', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage })}\n\ndata: [DONE]\n\n`,
-          );
-          return;
-        }
-        return json({
-          model: 'cx-model',
-          choices: [
-            { index: 0, message: { role: 'assistant', content: 'sealed' }, finish_reason: 'stop' },
-          ],
-          usage,
-        });
-      });
+    const backend = await startScriptedBackend({
+      model: 'cx-model',
+      reply: 'sealed',
+      streamTokens: ['sealed'],
+      holdStreams: false,
     });
-    servers.push(backend);
-    const backendUrl = await listen(backend);
+    backendBodies = backend.bodies;
+    closeBackend = () => backend.close();
+    const backendUrl = backend.url;
 
     // A node that advertises no CX key (an older deployment, say).
     const keyless = createServer((req, res) => {
@@ -105,35 +70,34 @@ describe('IICP-CX end to end: proxy → directory → node', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'e2e-cx-dir-'));
     const home = await mkdtemp(join(tmpdir(), 'e2e-cx-node-'));
     dirs.push(dataDir, home);
-    const directory = cli('directory', [
+    const directory = startApp('directory', [
       ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
       ...['--log-level', 'warn'],
     ]);
     procs.push(directory);
-    directoryUrl = (await watch(directory).waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
-    const init = cli('node', [
+    const init = startApp('node', [
       ...['init', '--yes', '--home', home, '--backend-url', backendUrl],
       ...['--backend-type', 'openai', '--directory-url', directoryUrl, '--intent', CHAT],
     ]);
-    const initLog = watch(init);
-    expect(await exitCode(init)).toBe(0);
-    expect(initLog.output()).toMatch(/IICP-CX key created: .*\(cx-[0-9a-f]{16}\)/);
+    expect(await init.exited()).toBe(0);
+    expect(init.output()).toMatch(/IICP-CX key created: .*\(cx-[0-9a-f]{16}\)/);
 
-    const node = cli('node', ['serve', '--home', home, '--port', '0', '--log-level', 'info']);
+    const node = startApp('node', ['serve', '--home', home, '--port', '0', '--log-level', 'info']);
     procs.push(node);
-    nodeLog = watch(node);
+    nodeLog = node;
     const m = await nodeLog.waitFor(
       /iicp-node listening on (http:\/\/127\.0\.0\.1:\d+),.*IICP-CX key cx-[0-9a-f]{16}.*registered/,
     );
     nodeUrl = m[1]!;
 
     // No operator token, no allowPlaintext: CX on, and the node serves the open mesh.
-    const proxy = cli('proxy', ['serve', '--port', '0', '--log-level', 'info'], {
+    const proxy = startApp('proxy', ['serve', '--port', '0', '--log-level', 'info'], {
       IICP_PROXY_DIRECTORY_URL: directoryUrl,
     });
     procs.push(proxy);
-    proxyLog = watch(proxy);
+    proxyLog = proxy;
     proxyUrl = (await proxyLog.waitFor(/iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
     // Discover refreshes on its own clock: wait until it lists the node with its key.
@@ -149,8 +113,9 @@ describe('IICP-CX end to end: proxy → directory → node', () => {
   afterAll(async () => {
     for (const p of procs.reverse()) {
       p.kill('SIGTERM');
-      await exitCode(p);
+      await p.exited();
     }
+    await closeBackend();
     for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });

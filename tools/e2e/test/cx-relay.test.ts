@@ -1,12 +1,15 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, watchProcess, type AppName } from '../src/index.ts';
+import {
+  startApp,
+  startScriptedBackend,
+  type AppProcess,
+  type ScriptedBackend,
+} from '../src/index.ts';
 
 /*
  * IICP-CX through a relay, over real processes: iicp-proxy (defaults) → iicp-directory
@@ -16,26 +19,6 @@ import { startApp, watchProcess, type AppName } from '../src/index.ts';
  */
 const CANARY = 'canary-e2e-cx-4e81';
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
-
-function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return startApp(app as AppName, args, env).child;
-}
-
-function watch(child: ChildProcess) {
-  return watchProcess(child, 'app');
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return watchProcess(child, 'app').exited();
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((r) =>
-    server.listen(0, '127.0.0.1', () =>
-      r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-}
 
 /** A port nothing listens on (bound, then closed). */
 function closedPort(): Promise<number> {
@@ -50,79 +33,57 @@ function closedPort(): Promise<number> {
 
 describe('IICP-CX end to end through a relay', () => {
   const dirs: string[] = [];
-  const procs: ChildProcess[] = [];
-  const servers: Server[] = [];
+  const procs: AppProcess[] = [];
+  let backend: ScriptedBackend | undefined;
   let nodeUrl = '';
   let proxyUrl = '';
   let relayUrl = '';
-  const logs: ReturnType<typeof watch>[] = [];
+  const logs: AppProcess[] = [];
 
   beforeAll(async () => {
-    const backend = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const json = (v: unknown) =>
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v));
-        if (req.url === '/v1/models') return json({ data: [{ id: 'cx-model' }] });
-        return json({
-          model: 'cx-model',
-          choices: [
-            { index: 0, message: { role: 'assistant', content: 'relayed' }, finish_reason: 'stop' },
-          ],
-          usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-        });
-      });
-    });
-    servers.push(backend);
-    const backendUrl = await listen(backend);
+    backend = await startScriptedBackend({ model: 'cx-model', reply: 'relayed' });
+    const backendUrl = backend.url;
     const dataDir = await mkdtemp(join(tmpdir(), 'e2e-cxr-dir-'));
     const home = await mkdtemp(join(tmpdir(), 'e2e-cxr-node-'));
     dirs.push(dataDir, home);
 
-    const directory = cli('directory', [
+    const directory = startApp('directory', [
       ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
       ...['--log-level', 'warn'],
     ]);
     procs.push(directory);
-    const directoryUrl = (
-      await watch(directory).waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
-    )[1]!;
+    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
-    const relay = cli('relay', [
+    const relay = startApp('relay', [
       ...['serve', '--port', '0', '--directory-url', directoryUrl, '--no-require-ticket'],
       ...['--log-level', 'info'],
     ]);
     procs.push(relay);
-    const relayLog = watch(relay);
-    logs.push(relayLog);
-    relayUrl = (await relayLog.waitFor(/iicp-relay listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    logs.push(relay);
+    relayUrl = (await relay.waitFor(/iicp-relay listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
-    const init = cli('node', [
+    const init = startApp('node', [
       ...['init', '--yes', '--home', home, '--backend-url', backendUrl],
       ...['--backend-type', 'openai', '--directory-url', directoryUrl, '--intent', CHAT],
     ]);
-    expect(await exitCode(init)).toBe(0);
+    expect(await init.exited()).toBe(0);
     const unreachable = `http://127.0.0.1:${await closedPort()}`;
-    const node = cli('node', [
+    const node = startApp('node', [
       ...['serve', '--home', home, '--port', '0', '--public-endpoint', unreachable],
       ...['--relay', 'auto', '--log-level', 'info'],
     ]);
     procs.push(node);
-    const nodeLog = watch(node);
-    logs.push(nodeLog);
+    logs.push(node);
     nodeUrl = (
-      await nodeLog.waitFor(
-        /listening on (http:\/\/127\.0\.0\.1:\d+),.* via relay .*\(turn_relay\)/,
-      )
+      await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+),.* via relay .*\(turn_relay\)/)
     )[1]!;
 
-    const proxy = cli('proxy', ['serve', '--port', '0', '--log-level', 'info'], {
+    const proxy = startApp('proxy', ['serve', '--port', '0', '--log-level', 'info'], {
       IICP_PROXY_DIRECTORY_URL: directoryUrl,
     });
     procs.push(proxy);
-    const proxyLog = watch(proxy);
-    logs.push(proxyLog);
-    proxyUrl = (await proxyLog.waitFor(/iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    logs.push(proxy);
+    proxyUrl = (await proxy.waitFor(/iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
     for (let i = 0; i < 150; i++) {
       const list = (await (await fetch(`${directoryUrl}/v1/discover?intent=${CHAT}`)).json()) as {
@@ -136,9 +97,9 @@ describe('IICP-CX end to end through a relay', () => {
   afterAll(async () => {
     for (const p of procs.reverse()) {
       p.kill('SIGKILL');
-      await exitCode(p);
+      await p.exited();
     }
-    for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+    await backend?.close();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, watchProcess, type AppName } from '../src/index.ts';
+import { startApp, type AppProcess } from '../src/index.ts';
 
 /*
  * The official openai client → iicp-proxy → iicp-directory (discover) → iicp-node →
@@ -14,18 +13,6 @@ import { startApp, watchProcess, type AppName } from '../src/index.ts';
  * processes); the backend runs in this process so the test can hold a stream open and
  * prove the first token reaches the client before the backend sends its last.
  */
-
-function cli(app: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return startApp(app as AppName, args, env).child;
-}
-
-function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpMatchArray> {
-  return watchProcess(child, 'app').waitFor(re);
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return watchProcess(child, 'app').exited();
-}
 
 let backend: Server;
 let backendUrl = '';
@@ -89,9 +76,9 @@ function startBackend(): Promise<void> {
 describe('openai client → iicp-proxy → directory → iicp-node → backend', () => {
   let home: string;
   let dataDir: string;
-  let directory: ChildProcess;
-  let node: ChildProcess | undefined;
-  let proxy: ChildProcess | undefined;
+  let directory: AppProcess;
+  let node: AppProcess | undefined;
+  let proxy: AppProcess | undefined;
   let proxyUrl = '';
   let nodeId = '';
 
@@ -99,7 +86,7 @@ describe('openai client → iicp-proxy → directory → iicp-node → backend',
     await startBackend();
     home = await mkdtemp(join(tmpdir(), 'e2e-proxy-node-'));
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-proxy-dir-'));
-    directory = cli('directory', [
+    directory = startApp('directory', [
       'serve',
       '--port',
       '0',
@@ -109,10 +96,8 @@ describe('openai client → iicp-proxy → directory → iicp-node → backend',
       '--log-level',
       'warn',
     ]);
-    const directoryUrl = (
-      await waitForLine(directory, /listening on (http:\/\/127\.0\.0\.1:\d+)/)
-    )[1]!;
-    const init = cli('node', [
+    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const init = startApp('node', [
       'init',
       '--yes',
       '--home',
@@ -124,30 +109,28 @@ describe('openai client → iicp-proxy → directory → iicp-node → backend',
       '--directory-url',
       directoryUrl,
     ]);
-    await waitForLine(init, /Next: iicp-node serve/);
-    expect(await exitCode(init)).toBe(0);
-    node = cli('node', ['serve', '--home', home, '--port', '0', '--log-level', 'warn']);
+    await init.waitFor(/Next: iicp-node serve/);
+    expect(await init.exited()).toBe(0);
+    node = startApp('node', ['serve', '--home', home, '--port', '0', '--log-level', 'warn']);
     nodeId = (
-      await waitForLine(node, /listening on http:\/\/127\.0\.0\.1:\d+,.* as ([0-9a-f-]{36})/)
+      await node.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+,.* as ([0-9a-f-]{36})/)
     )[1]!;
     // Phase 1 credential (D-015): the operator's node_token, sent as auth.node_token.
     const saved = JSON.parse(await readFile(join(home, 'node-state.json'), 'utf8')) as {
       node_token: string;
     };
-    proxy = cli('proxy', ['serve', '--port', '0', '--log-level', 'warn'], {
+    proxy = startApp('proxy', ['serve', '--port', '0', '--log-level', 'warn'], {
       IICP_PROXY_DIRECTORY_URL: directoryUrl,
       IICP_PROXY_OPERATOR_TOKEN: saved.node_token,
     });
-    proxyUrl = (
-      await waitForLine(proxy, /iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/)
-    )[1]!;
+    proxyUrl = (await proxy.waitFor(/iicp-proxy listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   }, 90_000);
 
   afterAll(async () => {
     proxy?.kill('SIGKILL');
     node?.kill('SIGKILL');
     directory?.kill('SIGTERM');
-    await exitCode(directory);
+    await directory.exited();
     await new Promise<void>((r) => backend.close(() => r()));
     await rm(home, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
@@ -205,7 +188,7 @@ describe('openai client → iicp-proxy → directory → iicp-node → backend',
     expect(status.last_route).toMatchObject({ ok: true, node_id: nodeId });
 
     proxy!.kill('SIGTERM');
-    expect(await exitCode(proxy!)).toBe(0);
+    expect(await proxy!.exited()).toBe(0);
     proxy = undefined;
   }, 90_000);
 });
