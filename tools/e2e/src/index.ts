@@ -41,6 +41,22 @@ export function startApp(app: AppName, args: string[], env: NodeJS.ProcessEnv = 
   );
 }
 
+/**
+ * A directory on a free loopback port over SQLite in `dataDir`, accepting private
+ * (loopback) endpoints, logging at `warn`; resolves once it listens.
+ */
+export async function startLocalDirectory(
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+): Promise<{ proc: AppProcess; url: string }> {
+  const proc = startApp('directory', [
+    ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
+    ...['--log-level', 'warn', ...extraArgs],
+  ]);
+  const url = (await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  return { proc, url };
+}
+
 let profileSeq = 0;
 
 /**

@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, startScriptedBackend, type AppProcess } from '../src/index.ts';
+import {
+  startApp,
+  startScriptedBackend,
+  type AppProcess,
+  startLocalDirectory,
+} from '../src/index.ts';
 
 /*
  * IICP-CX end to end over real processes: iicp-proxy (default settings: CX on, no
@@ -70,12 +75,9 @@ describe('IICP-CX end to end: proxy → directory → node', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'e2e-cx-dir-'));
     const home = await mkdtemp(join(tmpdir(), 'e2e-cx-node-'));
     dirs.push(dataDir, home);
-    const directory = startApp('directory', [
-      ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
-      ...['--log-level', 'warn'],
-    ]);
-    procs.push(directory);
-    directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const started = await startLocalDirectory(dataDir);
+    procs.push(started.proc);
+    directoryUrl = started.url;
 
     const init = startApp('node', [
       ...['init', '--yes', '--home', home, '--backend-url', backendUrl],

@@ -9,6 +9,7 @@ import {
   startScriptedBackend,
   type AppProcess,
   type ScriptedBackend,
+  startLocalDirectory,
 } from '../src/index.ts';
 
 /*
@@ -47,12 +48,8 @@ describe('IICP-CX end to end through a relay', () => {
     const home = await mkdtemp(join(tmpdir(), 'e2e-cxr-node-'));
     dirs.push(dataDir, home);
 
-    const directory = startApp('directory', [
-      ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
-      ...['--log-level', 'warn'],
-    ]);
+    const { proc: directory, url: directoryUrl } = await startLocalDirectory(dataDir);
     procs.push(directory);
-    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
     const relay = startApp('relay', [
       ...['serve', '--port', '0', '--directory-url', directoryUrl, '--no-require-ticket'],

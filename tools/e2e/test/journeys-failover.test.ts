@@ -10,6 +10,7 @@ import {
   type AppProcess,
   type ClientLine,
   type ScriptedBackend,
+  startLocalDirectory,
 } from '../src/index.ts';
 
 /*
@@ -53,12 +54,8 @@ describe('journey: a node dies mid-stream', () => {
   it('the started stream fails cleanly with backend_error; the next task fails over', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'e2e-failover-dir-'));
     dirs.push(dataDir);
-    const directory = startApp('directory', [
-      ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
-      ...['--log-level', 'warn'],
-    ]);
+    const { proc: directory, url: directoryUrl } = await startLocalDirectory(dataDir);
     procs.push(directory);
-    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
     const nodes = new Map<string, AppProcess>();
     for (let i = 0; i < 2; i++) {

@@ -2,7 +2,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { poll, repoRoot, runClient, startApp, type AppProcess } from '../src/index.ts';
+import {
+  poll,
+  repoRoot,
+  runClient,
+  startApp,
+  type AppProcess,
+  startLocalDirectory,
+} from '../src/index.ts';
 
 /*
  * Journey: an agent calls an MCP tool through @iicp/client. The real directory and a
@@ -31,12 +38,8 @@ describe('journey: an MCP tool call through @iicp/client', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'e2e-mcp-dir-'));
     const home = await mkdtemp(join(tmpdir(), 'e2e-mcp-home-'));
     dirs.push(dataDir, home);
-    const directory = startApp('directory', [
-      ...['serve', '--port', '0', '--data-dir', dataDir, '--allow-private-endpoints'],
-      ...['--log-level', 'warn'],
-    ]);
+    const { proc: directory, url: directoryUrl } = await startLocalDirectory(dataDir);
     procs.push(directory);
-    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     const mcp = ['--mcp-command', process.execPath, '--mcp-arg', MCP_SERVER, '--mcp-arg', 'stdio'];
     const init = startApp('node', [
       ...['init', '--yes', '--home', home, '--backend-type', 'mcp', ...mcp],

@@ -9,6 +9,7 @@ import {
   startScriptedBackend,
   type AppProcess,
   type ScriptedBackend,
+  startLocalDirectory,
 } from '../src/index.ts';
 
 /*
@@ -32,17 +33,7 @@ describe('iicp-node with the real directory', () => {
     backend = await startScriptedBackend();
     home = await mkdtemp(join(tmpdir(), 'e2e-node-'));
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-dir-'));
-    directory = startApp('directory', [
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--allow-private-endpoints',
-      '--log-level',
-      'warn',
-    ]);
-    directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    ({ proc: directory, url: directoryUrl } = await startLocalDirectory(dataDir));
   }, 60_000);
 
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type AppProcess } from '../src/index.ts';
+import { startApp, type AppProcess, startLocalDirectory } from '../src/index.ts';
 
 /*
  * The official openai client → iicp-proxy → iicp-directory (discover) → iicp-node →
@@ -86,17 +86,9 @@ describe('openai client → iicp-proxy → directory → iicp-node → backend',
     await startBackend();
     home = await mkdtemp(join(tmpdir(), 'e2e-proxy-node-'));
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-proxy-dir-'));
-    directory = startApp('directory', [
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--allow-private-endpoints',
-      '--log-level',
-      'warn',
-    ]);
-    const directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const started = await startLocalDirectory(dataDir);
+    directory = started.proc;
+    const directoryUrl = started.url;
     const init = startApp('node', [
       'init',
       '--yes',

@@ -10,6 +10,7 @@ import {
   startScriptedBackend,
   type AppProcess,
   type ScriptedBackend,
+  startLocalDirectory,
 } from '../src/index.ts';
 
 /*
@@ -91,17 +92,7 @@ describe('iicp-node --relay auto with the real directory and relays', () => {
     backend = await startScriptedBackend();
     home = await mkdtemp(join(tmpdir(), 'e2e-relay-node-'));
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-relay-dir-'));
-    directory = startApp('directory', [
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--allow-private-endpoints',
-      '--log-level',
-      'warn',
-    ]);
-    directoryUrl = (await directory.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    ({ proc: directory, url: directoryUrl } = await startLocalDirectory(dataDir));
     for (let i = 0; i < 2; i++) {
       const relay = startApp('relay', [
         'serve',
