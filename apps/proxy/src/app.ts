@@ -1,5 +1,10 @@
 import { createClient, type ClientOptions, type IicpClient } from '@iicp/client';
-import { createIicpServer, type IicpFastifyInstance, type IicpLoggerOptions } from '@iicp/http';
+import {
+  createIicpServer,
+  createUndiciTaskTransport,
+  type IicpFastifyInstance,
+  type IicpLoggerOptions,
+} from '@iicp/http';
 import { Gateway } from './gateway.ts';
 import { createProxyMetrics } from './metrics.ts';
 import { anthropicRoutes } from './routes/anthropic.ts';
@@ -39,13 +44,21 @@ export interface ProxyHandle {
  * for bad routing options.
  */
 export async function buildProxy(opts: ProxyAppOptions): Promise<ProxyHandle> {
-  const client = createClient(opts.client);
+  // CALLs go out on undici's keep-alive pool rather than the global fetch (the proxy →
+  // node hop's largest cost in profiles); a caller that injects its own fetch or
+  // transport (tests) keeps it.
+  const own =
+    opts.client.transport === undefined && opts.client.fetch === undefined
+      ? createUndiciTaskTransport()
+      : undefined;
+  const client = createClient(own ? { ...opts.client, transport: own } : opts.client);
   const now = opts.now ?? opts.client.now ?? Date.now;
   const app = await createIicpServer({
     logger: opts.logger ?? false,
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     openapi: { title: 'IICP consumer proxy', version: opts.version ?? PROXY_VERSION },
   });
+  if (own) app.addHook('onClose', async () => own.close());
   const registry = app.iicp.metrics?.registry;
   if (!registry) throw new Error('metrics registry missing');
   const gateway = new Gateway(client, createProxyMetrics(registry), now);

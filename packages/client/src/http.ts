@@ -15,7 +15,11 @@ const MAX_CONTROL_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Reads a body as JSON; a body that is not JSON becomes `undefined`. */
 export async function readJson(res: Response, max = MAX_CONTROL_BODY_BYTES): Promise<unknown> {
-  const text = await res.text();
+  return parseJsonText(await res.text(), max);
+}
+
+/** A body's text as JSON; too long, empty or not JSON becomes `undefined`. */
+export function parseJsonText(text: string, max: number): unknown {
   if (text.length > max) return undefined;
   if (text === '') return undefined;
   try {

@@ -49,5 +49,12 @@ export { applyRoutingProfile, isKeyReady } from './routing-profile.ts';
 export { readSse } from './sse.ts';
 export type { SseMessage } from './sse.ts';
 export { newTraceId, traceparentFor } from './trace.ts';
+export { fetchTransport } from './transport.ts';
+export type {
+  BodyReader,
+  TaskTransport,
+  TaskTransportRequest,
+  TaskTransportResponse,
+} from './transport.ts';
 // Re-exported so callers can test `instanceof` without depending on @iicp/wire directly.
 export { IicpLocalError, IicpProtocolError } from '@iicp/wire';

@@ -1,6 +1,7 @@
 import type { CircuitBreakerOptions, QosLevel } from '@iicp/scoring';
 import { QOS_VALUES, REGION_MAX_LENGTH, TIMEOUT_MS_MIN } from '@iicp/wire';
 import { invalidConfig } from './errors.ts';
+import { fetchTransport, type TaskTransport } from './transport.ts';
 
 /**
  * SDK cap on `constraints.timeout_ms`: "timeout_ms > 120000 is rejected at IicpClient
@@ -93,6 +94,12 @@ export interface ClientOptions {
   readonly tlsVerify?: boolean;
   /** Injected for tests and other runtimes; defaults to the global `fetch`. */
   readonly fetch?: typeof fetch;
+  /**
+   * How CALLs reach nodes; defaults to one on `fetch` (the option above). A Node host
+   * may pass `createUndiciTransport()` from @iicp/http (the consumer proxy does).
+   * Directory requests always use `fetch`.
+   */
+  readonly transport?: TaskTransport;
   /** Injected wait used for retry backoff; resolves early never, rejects on abort. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Epoch milliseconds. */
@@ -120,6 +127,7 @@ export interface ResolvedOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly breaker: Omit<CircuitBreakerOptions, 'now'>;
   readonly fetch: typeof fetch;
+  readonly transport: TaskTransport;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly now: () => number;
   readonly random: () => number;
@@ -259,6 +267,10 @@ export function resolveOptions(input: ClientOptions): ResolvedOptions {
   }
   const f = o.fetch ?? globalThis.fetch;
   if (typeof f !== 'function') throw invalidConfig('no fetch implementation is available');
+  if (o.transport !== undefined && typeof o.transport?.send !== 'function') {
+    throw invalidConfig('transport must be an object with a send(request) method');
+  }
+  const fetchFn: typeof fetch = (input, init) => f(input, init);
   return {
     directoryUrl: checkHttpUrl(o.directoryUrl, 'directoryUrl'),
     timeoutMs:
@@ -278,7 +290,8 @@ export function resolveOptions(input: ClientOptions): ResolvedOptions {
     attemptGraceMs: grace,
     headers: { ...(o.headers ?? {}) },
     breaker: { ...(o.breaker ?? {}) },
-    fetch: (input, init) => f(input, init),
+    fetch: fetchFn,
+    transport: o.transport ?? fetchTransport(fetchFn),
     sleep: o.sleep ?? defaultSleep,
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,

@@ -5,18 +5,32 @@
  * comments, and dispatches on a blank line.
  */
 
+import type { BodyReader } from './transport.ts';
+
 export interface SseMessage {
   readonly event: string;
   readonly data: string;
   readonly id: string | undefined;
 }
 
+/** A web stream's reader as a {@link BodyReader} (cancel also releases the lock). */
+function streamReader(body: ReadableStream<Uint8Array>): BodyReader {
+  const r = body.getReader();
+  return {
+    read: () => r.read(),
+    cancel: async () => {
+      await r.cancel().catch(() => undefined);
+      r.releaseLock();
+    },
+  };
+}
+
 export async function* readSse(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | BodyReader,
   opts: { readonly maxEventBytes?: number } = {},
 ): AsyncGenerator<SseMessage, void, undefined> {
   const maxEvent = opts.maxEventBytes ?? 8 * 1024 * 1024;
-  const reader = body.getReader();
+  const reader = 'getReader' in body ? streamReader(body) : body;
   const decoder = new TextDecoder('utf-8');
   let buffer = '';
   let data: string[] = [];
@@ -67,6 +81,5 @@ export async function* readSse(
   } finally {
     // Stops the body (and with it the connection) when the consumer leaves early.
     await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
   }
 }

@@ -12,10 +12,11 @@ import { normalizeTaskResponse, sealTaskPayload, type CxSession } from './cx.ts'
 import type { DirectoryClient } from './directory.ts';
 import { abortedError, peerError, redactSecrets } from './errors.ts';
 import type { IicpError } from './errors.ts';
-import { IICP_VERSION_HEADER_VALUE, readJson, withTimeout } from './http.ts';
+import { IICP_VERSION_HEADER_VALUE, parseJsonText, withTimeout } from './http.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { AttemptResult, Target } from './router.ts';
 import { traceparentFor } from './trace.ts';
+import type { BodyReader, TaskTransportResponse } from './transport.ts';
 
 /** Largest RESPONSE body read into memory (embeddings of long batches fit well inside). */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -38,7 +39,7 @@ export interface TaskContext {
 /** A started attempt whose answer is an SSE lifecycle stream. */
 export interface OpenStream {
   readonly kind: 'sse';
-  readonly body: ReadableStream<Uint8Array>;
+  readonly body: BodyReader;
   readonly nodeId: string | undefined;
   /** Aborts the request (the node sees the connection close) and clears the deadline. */
   readonly close: () => void;
@@ -77,6 +78,7 @@ function transportFailure(
   }
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  // Transports reject as `fetch` does: the system or undici code is on `cause`.
   if (code !== undefined && CONNECT_CODES.has(code)) {
     return {
       failure: { kind: 'connect' },
@@ -226,40 +228,40 @@ export async function attemptTask(
   const deadline = withTimeout(ctx.signal, ctx.constraints.timeout_ms + ctx.o.attemptGraceMs);
   let keepDeadline = false;
   try {
-    let res: Response;
+    let res: TaskTransportResponse;
     try {
-      res = await ctx.o.fetch(`${target.endpoint.replace(/\/+$/, '')}/v1/task`, {
-        method: 'POST',
+      res = await ctx.o.transport.send({
+        url: `${target.endpoint.replace(/\/+$/, '')}/v1/task`,
         headers,
         body: JSON.stringify(body),
         signal: deadline.signal,
-        redirect: 'error',
       });
     } catch (err) {
       return { ok: false, ...transportFailure(err, ctx.signal, deadline.signal) };
     }
-    const type = res.headers.get('content-type') ?? '';
+    const type = res.header('content-type') ?? '';
     if (stream && res.status === 200 && type.toLowerCase().startsWith('text/event-stream')) {
-      if (!res.body) return { ok: false, ...invalidAnswer('the node sent an empty stream') };
+      if (!res.hasBody) return { ok: false, ...invalidAnswer('the node sent an empty stream') };
       keepDeadline = true;
       const ctl = deadline;
+      const answer = res;
       return {
         ok: true,
         value: {
           kind: 'sse',
-          body: res.body,
+          body: answer.reader(),
           nodeId: target.nodeId,
           attemptSignal: deadline.signal,
           close: () => {
             ctl.cancel();
-            res.body?.cancel().catch(() => undefined);
+            answer.cancel();
           },
         },
       };
     }
     let parsedBody: unknown;
     try {
-      parsedBody = await readJson(res, MAX_RESPONSE_BYTES);
+      parsedBody = parseJsonText(await res.text(), MAX_RESPONSE_BYTES);
     } catch (err) {
       return { ok: false, ...transportFailure(err, ctx.signal, deadline.signal) };
     }

@@ -52,3 +52,11 @@ export type {
 } from './client.ts';
 // The fastify types apps need, so that no app imports fastify itself (DESIGN.md).
 export type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+export { createUndiciTaskTransport } from './task-transport.ts';
+export type {
+  UndiciBodyReader,
+  UndiciTaskTransport,
+  UndiciTaskTransportOptions,
+  UndiciTaskTransportRequest,
+  UndiciTaskTransportResponse,
+} from './task-transport.ts';
