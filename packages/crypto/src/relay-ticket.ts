@@ -16,6 +16,7 @@ import type { UnixClock } from './signed-token.ts';
 import {
   openCompactToken,
   scopedTicketFailure,
+  type ScopedTicketFailure,
   signCompactToken,
   systemClock,
 } from './signed-token.ts';
@@ -68,15 +69,7 @@ export function issueRelayBindTicket(opts: IssueRelayBindTicketOptions): {
   return { ticket: signCompactToken(RELAY_BIND_TICKET_DOMAIN, { ...claims }, opts.signer), claims };
 }
 
-export type RelayBindTicketFailure =
-  | 'malformed'
-  | 'bad_signature'
-  | 'unsupported_version'
-  | 'wrong_type'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'wrong_node'
-  | 'expired';
+export type RelayBindTicketFailure = ScopedTicketFailure | 'bad_signature' | 'expired';
 
 export type RelayBindTicketResult =
   | { readonly ok: true; readonly claims: RelayBindTicketClaims }

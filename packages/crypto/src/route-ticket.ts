@@ -17,6 +17,7 @@ import type { UnixClock } from './signed-token.ts';
 import {
   openCompactToken,
   scopedTicketFailure,
+  type ScopedTicketFailure,
   signCompactToken,
   systemClock,
 } from './signed-token.ts';
@@ -88,15 +89,7 @@ export function issueDispatchRouteTicket(
 }
 
 export type DispatchRouteTicketFailure =
-  | 'malformed'
-  | 'bad_signature'
-  | 'unsupported_version'
-  | 'wrong_type'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'wrong_node'
-  | 'wrong_intent'
-  | 'expired';
+  ScopedTicketFailure | 'bad_signature' | 'wrong_intent' | 'expired';
 
 export type DispatchRouteTicketResult =
   | { readonly ok: true; readonly claims: DispatchRouteTicketClaims }

@@ -45,6 +45,24 @@ function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
+/** `/v1/probe` refuses a private target host with 422 `private_address`. */
+function probeRefusesPrivate(id: string, kind: string, host: string): Check {
+  return {
+    id,
+    title: `/v1/probe refuses ${kind} target with 422 private_address`,
+    async run(ctx) {
+      const ex = await ctx.request('/v1/probe', { query: { host, port: '9484' } });
+      expectStatus(ex, 422);
+      const e = field(ex.body, 'error');
+      expectThat(
+        e === 'private_address' || field(e, 'code') === 'private_address',
+        'error is not private_address',
+        ex,
+      );
+    },
+  };
+}
+
 /** A lifecycle step: the lifecycle node's current token heartbeats, 200 with a valid body. */
 function lifecycleHeartbeat(id: string, title: string): Check {
   return {
@@ -263,34 +281,8 @@ const checks: Check[] = [
       expectThat(typeof field(mh, 'window') === 'string', 'mesh_health.window missing', ex);
     },
   },
-  {
-    id: 'DIR-PROBE-01',
-    title: '/v1/probe refuses a loopback target with 422 private_address',
-    async run(ctx) {
-      const ex = await ctx.request('/v1/probe', { query: { host: '127.0.0.1', port: '9484' } });
-      expectStatus(ex, 422);
-      const e = field(ex.body, 'error');
-      expectThat(
-        e === 'private_address' || field(e, 'code') === 'private_address',
-        'error is not private_address',
-        ex,
-      );
-    },
-  },
-  {
-    id: 'DIR-PROBE-02',
-    title: '/v1/probe refuses an RFC 1918 target with 422 private_address',
-    async run(ctx) {
-      const ex = await ctx.request('/v1/probe', { query: { host: '10.0.0.1', port: '9484' } });
-      expectStatus(ex, 422);
-      const e = field(ex.body, 'error');
-      expectThat(
-        e === 'private_address' || field(e, 'code') === 'private_address',
-        'error is not private_address',
-        ex,
-      );
-    },
-  },
+  probeRefusesPrivate('DIR-PROBE-01', 'a loopback', '127.0.0.1'),
+  probeRefusesPrivate('DIR-PROBE-02', 'an RFC 1918', '10.0.0.1'),
   {
     id: 'DIR-TEL-01',
     title: 'telemetry without auth gets 401',
