@@ -205,26 +205,46 @@ const mutateTask: ((t: TaskRequest) => unknown)[] = [
   (t) => ({ ...t, trace: { origin_node: 'proxy-1' } }),
 ];
 
-// ── REGISTER ─────────────────────────────────────────────────────────────────
-
-describe('REGISTER', () => {
-  it('round-trips generated valid registrations, unknown fields kept', () => {
+/**
+ * Two properties of a message schema: every generated valid value parses to itself, and
+ * every listed mutation of one is refused with `validation_error`.
+ */
+function roundTripAndMutations<T>(
+  what: string,
+  schema: Parameters<typeof parseWire>[0],
+  arb: fc.Arbitrary<T>,
+  mutations: readonly ((v: T) => unknown)[],
+  numRuns: number,
+): void {
+  it(`round-trips generated valid ${what}`, () => {
     fc.assert(
-      fc.property(registerArb, (reg) => {
-        expect(parseWire(RegisterRequestSchema, reg)).toEqual(reg);
+      fc.property(arb, (v) => {
+        expect(parseWire(schema, v)).toEqual(v);
       }),
-      { numRuns: 250 },
+      { numRuns },
     );
   });
 
-  it('rejects mutated registrations with validation_error', () => {
+  it(`rejects mutated ${what.split(',')[0]} with validation_error`, () => {
     fc.assert(
-      fc.property(registerArb, fc.integer({ min: 0, max: mutateRegister.length - 1 }), (reg, i) => {
-        expectValidationError(RegisterRequestSchema, mutateRegister[i]!(reg));
+      fc.property(arb, fc.integer({ min: 0, max: mutations.length - 1 }), (v, i) => {
+        expectValidationError(schema, mutations[i]!(v));
       }),
       { numRuns: 400 },
     );
   });
+}
+
+// ── REGISTER ─────────────────────────────────────────────────────────────────
+
+describe('REGISTER', () => {
+  roundTripAndMutations(
+    'registrations, unknown fields kept',
+    RegisterRequestSchema,
+    registerArb,
+    mutateRegister,
+    250,
+  );
 
   it('accepts the directory minimum and the spec example', () => {
     const minimum = {
@@ -356,23 +376,7 @@ describe('REGISTER', () => {
 // ── CALL / RESPONSE ──────────────────────────────────────────────────────────
 
 describe('CALL /v1/task', () => {
-  it('round-trips generated valid tasks', () => {
-    fc.assert(
-      fc.property(taskArb, (task) => {
-        expect(parseWire(TaskRequestSchema, task)).toEqual(task);
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('rejects mutated tasks with validation_error', () => {
-    fc.assert(
-      fc.property(taskArb, fc.integer({ min: 0, max: mutateTask.length - 1 }), (task, i) => {
-        expectValidationError(TaskRequestSchema, mutateTask[i]!(task));
-      }),
-      { numRuns: 400 },
-    );
-  });
+  roundTripAndMutations('tasks', TaskRequestSchema, taskArb, mutateTask, 300);
 
   it('drops an own top-level __proto__ key of the payload instead of passing it on', () => {
     const task = JSON.parse(
