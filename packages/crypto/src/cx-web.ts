@@ -57,8 +57,29 @@ export interface CxResponseEnvelope {
 
 // --- encodings (no Buffer: btoa/atob exist in browsers and Node ≥ 16) ------------------
 
+/** The part of Node's `Buffer` used here (typed locally: this module needs no Node types). */
+interface BufferLike {
+  from(
+    data: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ): { toString(enc: string): string };
+  from(text: string, enc: string): Uint8Array;
+}
+
+/** Node's global `Buffer` when there is one (never in browsers): native base64url. */
+const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
 /** base64url without padding. */
 export function bytesToBase64Url(bytes: Uint8Array): string {
+  if (NodeBuffer) {
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  }
+  return portableBase64Url(bytes);
+}
+
+/** {@link bytesToBase64Url} without `Buffer` (browsers); the reference the tests pin it to. */
+export function portableBase64Url(bytes: Uint8Array): string {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
     bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -69,14 +90,21 @@ export function bytesToBase64Url(bytes: Uint8Array): string {
 /** Canonical unpadded base64url only (one spelling per byte string), else `undefined`. */
 export function base64UrlToBytes(text: string, byteLength?: number): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  let bin: string;
-  try {
-    bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  } catch {
-    return undefined;
+  let out: Uint8Array;
+  if (NodeBuffer) {
+    // A copy, never a view of Buffer's shared pool (callers wipe and hand these on).
+    out = new Uint8Array(NodeBuffer.from(text, 'base64url'));
+  } else {
+    let bin: string;
+    try {
+      bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    } catch {
+      return undefined;
+    }
+    out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  // One spelling per byte string: the unused low bits of the last character must be 0.
   if (bytesToBase64Url(out) !== text) return undefined;
   if (byteLength !== undefined && out.length !== byteLength) return undefined;
   return out;
@@ -165,10 +193,24 @@ async function aesGcm(
   return new Uint8Array(out);
 }
 
-/** HKDF-SHA256 to 32 bytes: native when available, noble otherwise. */
-function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array {
+const HKDF_BLOCK_1 = Uint8Array.of(1);
+
+/**
+ * HKDF-SHA256 to 32 bytes (RFC 5869): natively as its two HMACs when available (one
+ * output block: PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info || 0x01)), about half the
+ * cost of `hkdfSync` and its crypto-job setup; noble otherwise. The tests pin both to
+ * `hkdfSync`.
+ */
+export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array {
   const nc = nodeCrypto();
-  if (nc) return new Uint8Array(nc.hkdfSync('sha256', ikm, salt, info, KEY_BYTES));
+  if (nc) {
+    const prk = nc.createHmac('sha256', salt).update(ikm).digest();
+    try {
+      return nc.createHmac('sha256', prk).update(info).update(HKDF_BLOCK_1).digest();
+    } finally {
+      prk.fill(0);
+    }
+  }
   return hkdf(sha256, ikm, salt, info, KEY_BYTES);
 }
 
@@ -208,7 +250,12 @@ interface NodeDecipher {
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
 }
+interface NodeHmac {
+  update(data: Uint8Array): NodeHmac;
+  digest(): Uint8Array;
+}
 interface NodeCryptoLike {
+  createHmac(alg: 'sha256', key: Uint8Array): NodeHmac;
   createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeCipher;
   createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeDecipher;
   createPrivateKey(o: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKey;
@@ -293,6 +340,65 @@ function nodeRawPublic(key: NodeKey): Uint8Array {
   const raw = base64UrlToBytes(key.export({ format: 'jwk' }).x ?? '', KEY_BYTES);
   if (!raw) throw new Error('the runtime exported an unexpected X25519 key');
   return raw;
+}
+
+/**
+ * Ephemeral key pairs made ahead of time (Node only). Each is still used for exactly one
+ * task and then dropped (CX-06); what changes is when it is made: right after a seal,
+ * in a `setImmediate` (so after the CALL has been written), rather than on the seal's
+ * critical path. With it comes its agreement with the node it is most likely for (the
+ * last recipient); an agreement made for another node is wiped and recomputed.
+ */
+interface ReadyEphemeral {
+  readonly priv: NodeKey;
+  readonly ephPub: Uint8Array;
+  readonly peerHex: string | undefined;
+  readonly shared: Uint8Array | undefined;
+}
+const ready: ReadyEphemeral[] = [];
+/** Enough for a few tasks sealed in one burst; more would only hold secrets longer. */
+const READY_MAX = 2;
+let refilling = false;
+let lastPeer: { readonly hex: string; readonly key: NodeKey } | undefined;
+
+function makeEphemeral(
+  nc: NodeCryptoLike,
+  peer: { readonly hex: string; readonly key: NodeKey } | undefined,
+): ReadyEphemeral {
+  const pair = nc.generateKeyPairSync('x25519');
+  const ephPub = nodeRawPublic(pair.publicKey);
+  if (!peer) return { priv: pair.privateKey, ephPub, peerHex: undefined, shared: undefined };
+  return {
+    priv: pair.privateKey,
+    ephPub,
+    peerHex: peer.hex,
+    shared: nodeShared(nc, pair.privateKey, peer.key),
+  };
+}
+
+function refillLater(nc: NodeCryptoLike): void {
+  if (refilling) return;
+  refilling = true;
+  const later =
+    (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate ??
+    ((f: () => void) => setTimeout(f, 0));
+  later(() => {
+    refilling = false;
+    try {
+      if (ready.length < READY_MAX) ready.push(makeEphemeral(nc, lastPeer));
+    } catch {
+      return; // the next seal makes its own
+    }
+    if (ready.length < READY_MAX) refillLater(nc);
+  });
+}
+
+/** The next unused ephemeral key pair (made now when none is ready); removed from the pool. */
+function takeReady(nc: NodeCryptoLike, peerHex: string, peerKey: NodeKey): ReadyEphemeral {
+  lastPeer = { hex: peerHex, key: peerKey };
+  const next = ready.shift() ?? makeEphemeral(nc, lastPeer);
+  refillLater(nc);
+  return next;
 }
 
 /** Node keys already imported: the node's static keys by identity, peers' by bytes. */
@@ -436,22 +542,23 @@ async function ephemeralAgreement(
 ): Promise<{ ephPub: Uint8Array; shared: Uint8Array }> {
   const nc = nodeCrypto();
   if (nc) {
-    let peerKey = nodePublicCache.get(bytesToHex(peer));
+    const peerHex = bytesToHex(peer);
+    let peerKey = nodePublicCache.get(peerHex);
     if (!peerKey) {
       peerKey = nodePublic(nc, peer);
       if (nodePublicCache.size >= PUBLIC_KEY_CACHE_MAX) nodePublicCache.clear();
-      nodePublicCache.set(bytesToHex(peer), peerKey);
+      nodePublicCache.set(peerHex, peerKey);
     }
     if (fixedPrivate) {
       const priv = nodePrivate(nc, fixedPrivate);
       const ephPub = nodeRawPublic(nc.createPublicKey(priv));
       return { ephPub, shared: nodeShared(nc, priv, peerKey) };
     }
-    const pair = nc.generateKeyPairSync('x25519');
-    return {
-      ephPub: nodeRawPublic(pair.publicKey),
-      shared: nodeShared(nc, pair.privateKey, peerKey),
-    };
+    const next = takeReady(nc, peerHex, peerKey);
+    if (next.shared && next.peerHex === peerHex)
+      return { ephPub: next.ephPub, shared: next.shared };
+    next.shared?.fill(0);
+    return { ephPub: next.ephPub, shared: nodeShared(nc, next.priv, peerKey) };
   }
   if (await hasWebX25519()) {
     let priv: WebKey;

@@ -1,0 +1,141 @@
+import { hkdfSync } from 'node:crypto';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  base64UrlToBytes,
+  bytesToBase64Url,
+  hkdf32,
+  openCxRequest,
+  openCxResponse,
+  portableBase64Url,
+  sealCxRequest,
+  sealCxResponse,
+} from '../src/cx-web.ts';
+import { generateCxKeyPair } from '../src/index.ts';
+
+// The Node fast paths of cx-web.ts (native base64url, HKDF as two HMACs, ephemeral keys
+// made ahead of time) must produce exactly what the generic paths produce.
+
+/** The decoder as it was before the Buffer fast path (atob and a canonical re-encode). */
+function referenceDecode(text: string, byteLength?: number): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  let bin: string;
+  try {
+    bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  if (portableBase64Url(out) !== text) return undefined;
+  if (byteLength !== undefined && out.length !== byteLength) return undefined;
+  return out;
+}
+
+const b64ish = fc.string({
+  unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. '),
+  maxLength: 60,
+});
+
+describe('base64url fast path', () => {
+  it('encodes as the portable encoder does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(8), (bytes, skip) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length));
+        expect(bytesToBase64Url(view)).toBe(portableBase64Url(view));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('decodes (and refuses) exactly as the reference decoder, always into a fresh array', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(b64ish, fc.uint8Array({ maxLength: 64 }).map(portableBase64Url)),
+        fc.option(fc.nat(48), { nil: undefined }),
+        (text, len) => {
+          const got = base64UrlToBytes(text, len);
+          const want = referenceDecode(text, len);
+          expect(got === undefined).toBe(want === undefined);
+          if (got && want) {
+            expect(Array.from(got)).toEqual(Array.from(want));
+            expect(got.byteOffset).toBe(0);
+            expect(got.buffer.byteLength).toBe(got.length);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('HKDF-SHA256 fast path', () => {
+  it('equals hkdfSync and noble for 32 bytes, empty salt and info included', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 120 }),
+        (ikm, salt, info) => {
+          const got = Array.from(hkdf32(ikm, salt, info));
+          expect(got).toEqual(Array.from(new Uint8Array(hkdfSync('sha256', ikm, salt, info, 32))));
+          expect(got).toEqual(Array.from(hkdf(sha256, ikm, salt, info, 32)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+const taskId = '3f0e7a4e-8d7b-4c39-9a53-2b9d3f1c2a10';
+const intent = 'urn:iicp:intent:llm:chat:v1';
+
+describe('ephemeral keys made ahead of time', () => {
+  it('every seal uses a new ephemeral key, and each opens with its own recipient', async () => {
+    const a = generateCxKeyPair();
+    const b = generateCxKeyPair();
+    const seen = new Set<string>();
+    // Alternate recipients, sometimes letting the pool refill (for the last recipient),
+    // sometimes not: an agreement made for the other node must never be used.
+    const plan = [a, a, b, b, a, b, a, a, b, a];
+    for (const [i, k] of plan.entries()) {
+      if (i % 3 !== 2) await nextTurn();
+      const plaintext = JSON.stringify({ i, text: 'x'.repeat(i) });
+      const sealed = await sealCxRequest({
+        recipientPublicKey: k.publicKey,
+        recipientKeyId: k.keyId,
+        taskId,
+        intent,
+        plaintext,
+      });
+      expect(seen.has(sealed.envelope.kem_ciphertext)).toBe(false);
+      seen.add(sealed.envelope.kem_ciphertext);
+      const opened = await openCxRequest({
+        envelope: sealed.envelope,
+        recipientKeys: [k],
+        taskId,
+        intent,
+      });
+      expect(new TextDecoder().decode(opened.plaintext)).toBe(plaintext);
+      expect(Array.from(opened.sharedSecret)).toEqual(Array.from(sealed.sharedSecret));
+      const resp = await sealCxResponse({ sharedSecret: opened.sharedSecret, taskId, plaintext });
+      const back = await openCxResponse({
+        sharedSecret: sealed.sharedSecret,
+        taskId,
+        envelope: resp,
+      });
+      expect(new TextDecoder().decode(back)).toBe(plaintext);
+      await expect(
+        openCxRequest({
+          envelope: sealed.envelope,
+          recipientKeys: [{ ...(k === a ? b : a), keyId: k.keyId }],
+          taskId,
+          intent,
+        }),
+      ).rejects.toMatchObject({ code: 'IICP-E050' });
+    }
+  });
+});
