@@ -1,6 +1,12 @@
 /**
  * Wire views of a stored node: the route-dispatch NODELIST entry and the public
  * presentation (iicp-dir.md §3.4), and the reputation tier both carry.
+ *
+ * Each view is three groups of fields around the two that vary per request (`score`,
+ * and `reputation_tier`, which depends on the time for platinum). The `…Json` forms
+ * serialise the groups once per stored node object (the node map replaces the object on
+ * every write, so a cached fragment can never outlive the state it shows) and splice in
+ * the per-request values: the same bytes as `JSON.stringify` of the object view.
  */
 import { REPUTATION_MODEL } from '@iicp/wire';
 import { capabilitiesOf, maxConcurrentOf } from './context.ts';
@@ -17,11 +23,10 @@ function pick(n: StoredNode, key: string): unknown {
   return v === undefined ? null : v;
 }
 
-/** Route-dispatch node view (iicp-dir.md §3.4 NODELIST entry). */
-export function dispatchView(n: StoredNode, score: number, now: number): Record<string, unknown> {
-  const caps = capabilitiesOf(n);
-  const modalities = union(caps.map((c) => c.input_modalities ?? ['text']));
-  const cx = pick(n, 'cx_public_key');
+type Fields = Record<string, unknown>;
+
+/** Dispatch view fields before `score`. */
+function dispatchHead(n: StoredNode): Fields {
   return {
     node_id: n.nodeId,
     endpoint: n.endpoint,
@@ -36,7 +41,12 @@ export function dispatchView(n: StoredNode, score: number, now: number): Record<
     reachability_tier: 'direct',
     route_evidence: 'directory_observed',
     region: n.region,
-    score: round4(score),
+  };
+}
+
+/** Dispatch view fields between `score` and `reputation_tier`. */
+function dispatchMid(n: StoredNode): Fields {
+  return {
     available: n.available && n.status === 'active',
     load: n.load,
     active_jobs: n.activeJobs,
@@ -45,12 +55,19 @@ export function dispatchView(n: StoredNode, score: number, now: number): Record<
     ...(n.livenessRttMs !== null ? { latency_estimate_ms: Math.round(n.livenessRttMs) } : {}),
     reputation_score: n.reputation,
     reputation_model: REPUTATION_MODEL,
-    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
+  };
+}
+
+/** Dispatch view fields after `reputation_tier`. */
+function dispatchTail(n: StoredNode): Fields {
+  const caps = capabilitiesOf(n);
+  const cx = pick(n, 'cx_public_key');
+  return {
     completed_tasks_count: n.completedTasksCount,
     operator_fingerprint: n.operatorFingerprint ?? null,
     observed_latency_ms:
       n.observedLatencyMs == null ? null : Math.round(n.observedLatencyMs * 100) / 100,
-    input_modalities: modalities,
+    input_modalities: union(caps.map((c) => c.input_modalities ?? ['text'])),
     models: union(caps.map((c) => c.models)),
     capabilities: caps,
     cip_conformance_level: n.record['cip_conformance_level'] ?? 'CIP-None',
@@ -62,18 +79,37 @@ export function dispatchView(n: StoredNode, score: number, now: number): Record<
   };
 }
 
-/** `view=public` node (iicp-dir.md §3.4 public presentation): no id, routes or keys. */
-export function publicView(n: StoredNode, score: number, now: number): Record<string, unknown> {
-  const caps = capabilitiesOf(n);
+/** Route-dispatch node view (iicp-dir.md §3.4 NODELIST entry). */
+export function dispatchView(n: StoredNode, score: number, now: number): Fields {
+  return {
+    ...dispatchHead(n),
+    score: round4(score),
+    ...dispatchMid(n),
+    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
+    ...dispatchTail(n),
+  };
+}
+
+/** Public view fields before `score`. */
+function publicHead(n: StoredNode): Fields {
   return {
     node_id_prefix: n.nodeId.replace(/-/g, '').slice(0, 8),
     region: n.region,
-    score: round4(score),
+  };
+}
+
+function publicMid(n: StoredNode): Fields {
+  return {
     available: n.available && n.status === 'active',
     load: n.load,
     reputation_score: n.reputation,
     reputation_model: REPUTATION_MODEL,
-    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
+  };
+}
+
+function publicTail(n: StoredNode): Fields {
+  const caps = capabilitiesOf(n);
+  return {
     completed_tasks_count: n.completedTasksCount,
     route_class: 'direct',
     key_ready: n.record['cx_public_key'] != null,
@@ -81,6 +117,75 @@ export function publicView(n: StoredNode, score: number, now: number): Record<st
     input_modalities: union(caps.map((c) => c.input_modalities ?? ['text'])),
     cip_conformance_level: n.record['cip_conformance_level'] ?? 'CIP-None',
   };
+}
+
+/** `view=public` node (iicp-dir.md §3.4 public presentation): no id, routes or keys. */
+export function publicView(n: StoredNode, score: number, now: number): Fields {
+  return {
+    ...publicHead(n),
+    score: round4(score),
+    ...publicMid(n),
+    reputation_tier: reputationTier(n.reputation, n.registeredAt, now),
+    ...publicTail(n),
+  };
+}
+
+/**
+ * A view serialised around its two per-request values:
+ * `head` + score + `mid` + tier + `tail` is the whole object's JSON.
+ */
+interface Fragment {
+  /** `{"node_id":…,"region":"…","score":` */
+  readonly head: string;
+  /** `,"available":…,"reputation_model":"…","reputation_tier":` */
+  readonly mid: string;
+  /** `,"completed_tasks_count":…}` */
+  readonly tail: string;
+}
+
+/** JSON of an object's members without the braces: `"a":1,"b":2`. */
+function members(fields: Fields): string {
+  return JSON.stringify(fields).slice(1, -1);
+}
+
+function fragmentOf(head: Fields, mid: Fields, tail: Fields): Fragment {
+  const h = members(head);
+  const m = members(mid);
+  const t = members(tail);
+  return {
+    head: `{${h}${h ? ',' : ''}"score":`,
+    mid: `${m ? ',' : ''}${m},"reputation_tier":`,
+    tail: `${t ? ',' : ''}${t}}`,
+  };
+}
+
+// Keyed by the stored object itself: a write replaces it, and the entry goes with it.
+const dispatchFragments = new WeakMap<StoredNode, Fragment>();
+const publicFragments = new WeakMap<StoredNode, Fragment>();
+
+function splice(f: Fragment, n: StoredNode, score: number, now: number): string {
+  // Both values are plain numbers and ASCII labels, so no escaping is needed.
+  return `${f.head}${JSON.stringify(round4(score))}${f.mid}"${reputationTier(n.reputation, n.registeredAt, now)}"${f.tail}`;
+}
+
+/** `JSON.stringify(dispatchView(n, score, now))`, from a per-node cached fragment. */
+export function dispatchViewJson(n: StoredNode, score: number, now: number): string {
+  let f = dispatchFragments.get(n);
+  if (f === undefined) {
+    f = fragmentOf(dispatchHead(n), dispatchMid(n), dispatchTail(n));
+    dispatchFragments.set(n, f);
+  }
+  return splice(f, n, score, now);
+}
+
+/** `JSON.stringify(publicView(n, score, now))`, from a per-node cached fragment. */
+export function publicViewJson(n: StoredNode, score: number, now: number): string {
+  let f = publicFragments.get(n);
+  if (f === undefined) {
+    f = fragmentOf(publicHead(n), publicMid(n), publicTail(n));
+    publicFragments.set(n, f);
+  }
+  return splice(f, n, score, now);
 }
 
 /** Identity-age gate for platinum: 720 h (iicp-cooperative-inference.md §5.1.1). */

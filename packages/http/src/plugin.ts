@@ -53,6 +53,13 @@ export interface IicpHttpState {
   readonly metrics: HttpMetrics | undefined;
   /** True once close() has begun: new requests get 503 `service_unavailable`. */
   readonly closing: boolean;
+  /**
+   * Whether the reply to `request` is negotiated as JSON (not CBOR), exactly as the
+   * plugin's own negotiation decides it: a route may then send JSON text it serialised
+   * itself, with `content-type: application/json; charset=utf-8`, and get the same
+   * bytes a returned object would. When false, return the object.
+   */
+  repliesWithJson(request: FastifyRequest): boolean;
 }
 
 declare module 'fastify' {
@@ -97,12 +104,31 @@ function binarySerializer(codec: Codec, request: FastifyRequest, reply: FastifyR
  */
 async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}): Promise<void> {
   const state = { metrics: undefined as HttpMetrics | undefined, closing: false };
+  const cbor = opts.cbor !== false;
+  /** The reply codec for a request: the Accept header, then the request's own body type. */
+  const responseCodec = (request: FastifyRequest): Codec => {
+    const ct = request.headers['content-type'];
+    const requestCodec = ct ? codecForMediaType(ct) : undefined;
+    return selectResponseCodec(request.headers.accept, {
+      cbor,
+      ...(requestCodec ? { requestMediaType: requestCodec.mediaType } : {}),
+    }).codec;
+  };
   app.decorate('iicp', {
     get metrics() {
       return state.metrics;
     },
     get closing() {
       return state.closing;
+    },
+    repliesWithJson(request: FastifyRequest): boolean {
+      if (!cbor) return true;
+      try {
+        return !responseCodec(request).binary;
+      } catch {
+        // Let the ordinary path meet (and report) whatever the negotiation refuses.
+        return false;
+      }
     },
   } satisfies IicpHttpState);
 
@@ -117,7 +143,6 @@ async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}):
     { parseAs: 'string' },
     app.getDefaultJsonParser('error', 'error'),
   );
-  const cbor = opts.cbor !== false;
   const bodyLimit = app.initialConfig.bodyLimit;
   app.addContentTypeParser(
     [MEDIA_TYPES.iicpCbor, MEDIA_TYPES.cbor],
@@ -164,12 +189,7 @@ async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}):
 
   app.addHook('preSerialization', async (request, reply, payload) => {
     if (!cbor) return payload;
-    const ct = request.headers['content-type'];
-    const requestCodec = ct ? codecForMediaType(ct) : undefined;
-    const { codec } = selectResponseCodec(request.headers.accept, {
-      cbor,
-      ...(requestCodec ? { requestMediaType: requestCodec.mediaType } : {}),
-    });
+    const codec = responseCodec(request);
     if (codec.binary) {
       reply.header('content-type', codec.mediaType);
       // fastify types the serializer as returning a string; a Buffer is sent as is.
