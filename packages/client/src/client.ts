@@ -164,7 +164,49 @@ function checkPayload(intent: string, payload: unknown): Record<string, unknown>
   return payload as Record<string, unknown>;
 }
 
+/**
+ * The constraints of a call that names none depend only on the client's options:
+ * validated once per client and mode, then shared (frozen, so that no attempt can
+ * change what the next call sends).
+ */
+const defaultConstraints = new WeakMap<ResolvedOptions, Map<boolean, TaskConstraints>>();
+
+function isEmptyObject(c: CallConstraints | undefined): boolean {
+  if (c === undefined) return true;
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return false;
+  if (Object.getPrototypeOf(c) !== Object.prototype) return false;
+  for (const k in c) if (Object.hasOwn(c, k)) return false;
+  return Object.getOwnPropertySymbols(c).length === 0;
+}
+
 function buildConstraints(
+  o: ResolvedOptions,
+  c: CallConstraints | undefined,
+  stream: boolean,
+): TaskConstraints {
+  if (!isEmptyObject(c)) return validateConstraints(o, c, stream);
+  let byMode = defaultConstraints.get(o);
+  if (!byMode) {
+    byMode = new Map();
+    defaultConstraints.set(o, byMode);
+  }
+  let built = byMode.get(stream);
+  if (!built) {
+    built = deepFreeze(validateConstraints(o, undefined, stream));
+    byMode.set(stream, built);
+  }
+  return built;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+function validateConstraints(
   o: ResolvedOptions,
   c: CallConstraints | undefined,
   stream: boolean,

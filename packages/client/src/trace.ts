@@ -8,11 +8,21 @@
 const HEX32 = /^[0-9a-f]{32}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Random bytes fetched 1 KiB at a time: one `getRandomValues` per 42 calls, not per id. */
+const pool = new Uint8Array(1024);
+let poolAt = pool.length;
+
 function randomHex(bytes: number): string {
-  const b = new Uint8Array(bytes);
-  globalThis.crypto.getRandomValues(b);
+  if (poolAt + bytes > pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
   let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
+  for (let i = poolAt; i < poolAt + bytes; i++) s += HEX[pool[i]!];
+  // Each byte is handed out once: never reuse randomness across ids.
+  pool.fill(0, poolAt, poolAt + bytes);
+  poolAt += bytes;
   return s;
 }
 
