@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { toBase64, verifyChallengeResponse, verifyOperatorDelegation } from '@iicp/crypto';
-import type { HeartbeatRequest, RegisterRequest } from '@iicp/wire';
+import type { RegisterRequest } from '@iicp/wire';
 import { outcomeDelta } from './reputation.ts';
 import type { SecretVault } from './secret-vault.ts';
 import type { AccountingStore } from './storage/accounting-store.ts';
@@ -148,29 +148,24 @@ export async function nodeHmacKey(acc: Accounting, nodeId: string): Promise<stri
 }
 
 /**
- * HEARTBEAT side of the challenge (iicp-dir.md §3.2, D-055): check a
- * `challenge_response` against the outstanding challenge in constant time (a match
- * records `verified_liveness_at`), then issue the next challenge for the PONG.
- * Returns the new challenge, or undefined for a node without credentials.
+ * HEARTBEAT side of the challenge (iicp-dir.md §3.2, D-055): whether
+ * `challenge_response` is HMAC-SHA256(node_hmac_key, challenge), compared in constant
+ * time. The group commit (heartbeat-writer.ts) reads the outstanding challenges, checks
+ * them here and records verified liveness where the proved challenge is still current.
  */
-export async function heartbeatChallenge(
+export function challengeProved(
   acc: Accounting,
-  nodeId: string,
-  hb: HeartbeatRequest,
-  now: number,
-): Promise<{ challenge: string | undefined; verified: boolean }> {
-  const c = await acc.store.credentials(nodeId);
-  if (!c) return { challenge: undefined, verified: false };
-  let verified = false;
-  if (hb.challenge_response !== undefined && c.challenge !== null) {
-    const key = acc.vault.open(c.hmac_key);
-    if (key !== undefined && verifyChallengeResponse(key, c.challenge, hb.challenge_response)) {
-      verified = await acc.store.markLivenessVerified(nodeId, c.challenge, now);
-    }
-  }
-  const challenge = randomBytes(CHALLENGE_BYTES).toString('hex');
-  await acc.store.setChallenge(nodeId, challenge, now);
-  return { challenge, verified };
+  sealedHmacKey: string,
+  challenge: string,
+  response: string,
+): boolean {
+  const key = acc.vault.open(sealedHmacKey);
+  return key !== undefined && verifyChallengeResponse(key, challenge, response);
+}
+
+/** A fresh heartbeat challenge nonce for a PONG: 16 random bytes as lowercase hex. */
+export function newHeartbeatChallenge(): string {
+  return randomBytes(CHALLENGE_BYTES).toString('hex');
 }
 
 /**

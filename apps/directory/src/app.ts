@@ -24,7 +24,8 @@ import {
   DEFAULT_SWEEP_INTERVAL_MS,
   type DirectoryOptions,
 } from './config.ts';
-import type { DirectoryContext, ResolvedConfig } from './context.ts';
+import { NodeMap, type DirectoryContext, type ResolvedConfig } from './context.ts';
+import { HeartbeatWriter } from './heartbeat-writer.ts';
 import { discoverRoutes } from './routes/discover.ts';
 import { heartbeatRoutes } from './routes/heartbeat.ts';
 import { infoRoutes } from './routes/info.ts';
@@ -126,11 +127,19 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
       createHash('sha256').update(t, 'utf8').digest('hex'),
     ),
   };
+  const view = { index: new DiscoverIndex(), nodes: new NodeMap(), tokens: new NodeTokenCache() };
+  const accounting = {
+    store: new AccountingStore(database.db, events),
+    // node_hmac_key is sealed under a secret only the directory key can produce
+    // (a deterministic Ed25519 signature over a fixed label), shared by every instance.
+    vault: new SecretVault(
+      opts.secretSeal ?? identity.key.sign(new TextEncoder().encode(SEAL_LABEL)),
+    ),
+    settings: resolveAccountingSettings(opts),
+  };
   const ctx: DirectoryContext = {
     store,
-    index: new DiscoverIndex(),
-    nodes: new Map(),
-    tokens: new NodeTokenCache(),
+    ...view,
     prober,
     guard: createSsrfGuard({ allowPrivate }),
     config,
@@ -139,15 +148,8 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
     key: identity.key,
     did,
     events,
-    accounting: {
-      store: new AccountingStore(database.db, events),
-      // node_hmac_key is sealed under a secret only the directory key can produce
-      // (a deterministic Ed25519 signature over a fixed label), shared by every instance.
-      vault: new SecretVault(
-        opts.secretSeal ?? identity.key.sign(new TextEncoder().encode(SEAL_LABEL)),
-      ),
-      settings: resolveAccountingSettings(opts),
-    },
+    accounting,
+    heartbeats: new HeartbeatWriter(store, accounting, view),
   };
   const upkeep = new Upkeep(ctx, opts.dormantRetentionMs ?? DEFAULT_DORMANT_RETENTION_MS);
   await upkeep.warm();

@@ -13,6 +13,7 @@ import { IicpProtocolError, LIVENESS_WINDOW_MS } from '@iicp/wire';
 import type { FastifyRequest } from '@iicp/http';
 import type { Accounting } from './accounting.ts';
 import type { EventLog } from './storage/event-log.ts';
+import type { HeartbeatWriter } from './heartbeat-writer.ts';
 import type { NodeStore, StoredNode } from './storage/node-store.ts';
 
 export interface ResolvedConfig {
@@ -31,7 +32,7 @@ export interface DirectoryContext {
   readonly store: NodeStore;
   readonly index: DiscoverIndex;
   /** Current non-deregistered nodes by id, as last written or refreshed. */
-  readonly nodes: Map<string, StoredNode>;
+  readonly nodes: NodeMap;
   readonly tokens: NodeTokenCache;
   readonly prober: HttpClient;
   readonly guard: SsrfGuard;
@@ -46,6 +47,53 @@ export interface DirectoryContext {
   readonly events: EventLog;
   /** Credentials, reputation, telemetry, audit, credits and probe state (0003_accounting). */
   readonly accounting: Accounting;
+  /** Group commit of heartbeats (one transaction per tick of concurrent heartbeats). */
+  readonly heartbeats: HeartbeatWriter;
+}
+
+/**
+ * The node map with a second key: the token lookup key (first 16 hex of SHA-256 of the
+ * token), so a heartbeat finds the node a Bearer token claims to be without a query.
+ * A lookup key shared by two nodes (64 bits: not expected) answers for the last one
+ * set; the other then authenticates through the database as before.
+ */
+export class NodeMap extends Map<string, StoredNode> {
+  // Built empty only: Map's constructor would call set() before this field exists.
+  constructor() {
+    super();
+  }
+
+  readonly #byLookup = new Map<string, string>();
+
+  override set(nodeId: string, n: StoredNode): this {
+    const old = super.get(nodeId);
+    if (old && old.tokenLookup !== n.tokenLookup) this.#unlink(old);
+    super.set(nodeId, n);
+    this.#byLookup.set(n.tokenLookup, nodeId);
+    return this;
+  }
+
+  override delete(nodeId: string): boolean {
+    const old = super.get(nodeId);
+    if (old) this.#unlink(old);
+    return super.delete(nodeId);
+  }
+
+  override clear(): void {
+    this.#byLookup.clear();
+    super.clear();
+  }
+
+  /** The held node whose token lookup key is `lookup`, if any. */
+  byTokenLookup(lookup: string): StoredNode | undefined {
+    const id = this.#byLookup.get(lookup);
+    const n = id === undefined ? undefined : super.get(id);
+    return n?.tokenLookup === lookup ? n : undefined;
+  }
+
+  #unlink(n: StoredNode): void {
+    if (this.#byLookup.get(n.tokenLookup) === n.nodeId) this.#byLookup.delete(n.tokenLookup);
+  }
 }
 
 declare module 'fastify' {
@@ -55,13 +103,23 @@ declare module 'fastify' {
   }
 }
 
+export interface AuthOptions {
+  /**
+   * Try the node this instance holds in memory first (a verified-token cache hit
+   * against its stored hash), then the database. Only for routes whose write guards
+   * itself with the authenticated token version, so that a token rotated or revoked
+   * by another instance is still refused at once (the heartbeat).
+   */
+  readonly fromMemory?: boolean;
+}
+
 /**
  * An `onRequest` hook: authenticates before the body is even parsed, so a missing or
  * wrong token is 401 whatever the body or its media type.
  */
-export function requireNode(ctx: DirectoryContext) {
+export function requireNode(ctx: DirectoryContext, opts: AuthOptions = {}) {
   return async (req: FastifyRequest): Promise<void> => {
-    req.iicpNode = await authenticate(ctx, req);
+    req.iicpNode = await authenticate(ctx, req, opts);
   };
 }
 
@@ -93,10 +151,18 @@ const UNAUTHORIZED = 'missing or invalid node token';
 export async function authenticate(
   ctx: DirectoryContext,
   req: FastifyRequest,
+  opts: AuthOptions = {},
 ): Promise<StoredNode> {
   const token = bearerToken(req);
   if (!token) throw new IicpProtocolError('unauthorized', UNAUTHORIZED);
-  const candidates = await ctx.store.findByTokenLookup(tokenLookupKey(token));
+  const lookup = tokenLookupKey(token);
+  if (opts.fromMemory) {
+    // Cache only: a miss (or a hash this instance has not caught up with) goes to the
+    // database, so bcrypt never runs against a possibly stale hash.
+    const held = ctx.nodes.byTokenLookup(lookup);
+    if (held && ctx.tokens.has(token, held.nodeId, held.tokenHash)) return held;
+  }
+  const candidates = await ctx.store.findByTokenLookup(lookup);
   for (const n of candidates) {
     if (await verifyNodeToken(token, n.nodeId, n.tokenHash, ctx.tokens)) return n;
   }
@@ -175,8 +241,11 @@ export function toScoringNode(n: StoredNode): ScoringNode {
   };
 }
 
+/** What {@link indexNode} and {@link dropNode} touch. */
+export type IndexView = Pick<DirectoryContext, 'nodes' | 'index' | 'tokens'>;
+
 /** Put a node's latest state into this instance's index and view map. */
-export function indexNode(ctx: DirectoryContext, n: StoredNode): void {
+export function indexNode(ctx: IndexView, n: StoredNode): void {
   if (n.status === 'active') {
     ctx.nodes.set(n.nodeId, n);
     ctx.index.upsert(toScoringNode(n));
@@ -186,7 +255,7 @@ export function indexNode(ctx: DirectoryContext, n: StoredNode): void {
   }
 }
 
-export function dropNode(ctx: DirectoryContext, nodeId: string, forget: boolean): void {
+export function dropNode(ctx: IndexView, nodeId: string, forget: boolean): void {
   ctx.index.remove(nodeId);
   if (forget) {
     ctx.nodes.delete(nodeId);

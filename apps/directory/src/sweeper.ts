@@ -10,7 +10,8 @@
  */
 import { LIVENESS_WINDOW_MS } from '@iicp/wire';
 import { ADDRESS_HISTORY_RETENTION_MS, REGISTER_RATE_WINDOW_MS } from './config.ts';
-import { indexNode, type DirectoryContext } from './context.ts';
+import { dropNode, indexNode, type DirectoryContext } from './context.ts';
+import { dynamicsEqual, sameRegistration, withDynamics } from './storage/node-store.ts';
 
 const PRUNE_EVERY_MS = 3600_000;
 const TOMBSTONE_RETENTION_MS = 24 * 3600_000;
@@ -53,12 +54,35 @@ export class Upkeep {
     return ids;
   }
 
+  /**
+   * Fold rows changed since the last pass into the index. Reads only the dynamic
+   * columns first: a row of a registration this instance already holds (same token
+   * version and registration time) is patched from those, and skipped when nothing
+   * differs (this instance's own heartbeats); only new, rotated or re-registered nodes
+   * are read in full, record and all. Returns the number of changed rows seen.
+   */
   async refresh(): Promise<number> {
     const now = this.ctx.now();
-    const rows = await this.ctx.store.changedSince(this.#lastRefresh - REFRESH_OVERLAP_MS);
+    const rows = await this.ctx.store.changedDynamicsSince(this.#lastRefresh - REFRESH_OVERLAP_MS);
     this.#lastRefresh = now;
-    for (const n of rows) {
+    const full: string[] = [];
+    for (const d of rows) {
+      const held = this.ctx.nodes.get(d.nodeId);
       // A row older than what this instance already holds is a stale read; skip it.
+      if (held && held.updatedAt > d.updatedAt) continue;
+      if (d.status === 'deregistered') {
+        // A tombstone: forget the node and any cached verification of its token.
+        if (held) dropNode(this.ctx, d.nodeId, true);
+        continue;
+      }
+      if (!held || !sameRegistration(held, d)) {
+        full.push(d.nodeId);
+        continue;
+      }
+      if (dynamicsEqual(held, d)) continue;
+      indexNode(this.ctx, withDynamics(held, d));
+    }
+    for (const n of full.length > 0 ? await this.ctx.store.getMany(full) : []) {
       const held = this.ctx.nodes.get(n.nodeId);
       if (held && held.updatedAt > n.updatedAt) continue;
       indexNode(this.ctx, n);

@@ -5,7 +5,7 @@
  * counting, token rotation (compare-and-swap on the token version), metrics-batch
  * idempotency. Nothing here formats SQL into an error message that could reach HTTP.
  */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
 import {
   deregisterPayload,
   evictPayload,
@@ -125,6 +125,158 @@ function toStored(r: Selectable<NodesTable>): StoredNode {
     routeDead: Number(r.route_dead ?? 0) === 1,
     observedLatencyMs: r.observed_latency_ms == null ? null : Number(r.observed_latency_ms),
   };
+}
+
+/**
+ * The columns of a node that change without a token rotation: heartbeats, sweeps,
+ * reputation, telemetry and probing write only these. Everything else (record, endpoint,
+ * region, token hash and lookup) changes only with `token_version` (a refresh, a
+ * deregistration) or with a new `registered_at` (a fresh insert), so a row whose version
+ * and registration time match what an instance holds can be refreshed from these alone,
+ * without reading or parsing the record.
+ */
+const DYNAMIC_COLUMNS = [
+  'node_id',
+  'token_version',
+  'registered_at',
+  'status',
+  'load',
+  'active_jobs',
+  'available',
+  'last_seen',
+  'dormant_since',
+  'reputation',
+  'completed_tasks_count',
+  'last_metrics_batch_id',
+  'observed_ip',
+  'liveness_rtt_ms',
+  'updated_at',
+  'operator_fingerprint',
+  'route_dead',
+  'observed_latency_ms',
+] as const;
+
+type DynamicRow = Pick<Selectable<NodesTable>, (typeof DYNAMIC_COLUMNS)[number]>;
+
+/** The part of a {@link StoredNode} that {@link DYNAMIC_COLUMNS} hold. */
+export interface NodeDynamics {
+  readonly nodeId: string;
+  readonly tokenVersion: number;
+  readonly registeredAt: number;
+  readonly status: NodeStatus;
+  readonly load: number;
+  readonly activeJobs: number;
+  readonly available: boolean;
+  readonly lastSeen: number;
+  readonly dormantSince: number | null;
+  readonly reputation: number;
+  readonly completedTasksCount: number;
+  readonly lastMetricsBatchId: string | null;
+  readonly observedIp: string | null;
+  readonly livenessRttMs: number | null;
+  readonly updatedAt: number;
+  readonly operatorFingerprint: string | null;
+  readonly routeDead: boolean;
+  readonly observedLatencyMs: number | null;
+}
+
+function toDynamics(r: DynamicRow): NodeDynamics {
+  return {
+    nodeId: r.node_id,
+    tokenVersion: Number(r.token_version),
+    registeredAt: Number(r.registered_at),
+    status: r.status,
+    load: Number(r.load),
+    activeJobs: Number(r.active_jobs),
+    available: Number(r.available) === 1,
+    lastSeen: Number(r.last_seen),
+    dormantSince: r.dormant_since === null ? null : Number(r.dormant_since),
+    reputation: Number(r.reputation),
+    completedTasksCount: Number(r.completed_tasks_count),
+    lastMetricsBatchId: r.last_metrics_batch_id,
+    observedIp: r.observed_ip,
+    livenessRttMs: r.liveness_rtt_ms === null ? null : Number(r.liveness_rtt_ms),
+    updatedAt: Number(r.updated_at),
+    operatorFingerprint: r.operator_fingerprint ?? null,
+    routeDead: Number(r.route_dead ?? 0) === 1,
+    observedLatencyMs: r.observed_latency_ms == null ? null : Number(r.observed_latency_ms),
+  };
+}
+
+/**
+ * Whether `d` describes the same registration as `held` (same token version and
+ * registration time), so that `held` with `d` applied is the current row.
+ */
+export function sameRegistration(held: StoredNode, d: NodeDynamics): boolean {
+  return held.tokenVersion === d.tokenVersion && held.registeredAt === d.registeredAt;
+}
+
+/** `held` with its dynamic fields replaced by `d` (same registration, see above). */
+export function withDynamics(held: StoredNode, d: NodeDynamics): StoredNode {
+  return { ...held, ...d };
+}
+
+/** Whether applying `d` to `held` would change nothing. */
+export function dynamicsEqual(held: StoredNode, d: NodeDynamics): boolean {
+  return (
+    held.updatedAt === d.updatedAt &&
+    held.status === d.status &&
+    held.load === d.load &&
+    held.activeJobs === d.activeJobs &&
+    held.available === d.available &&
+    held.lastSeen === d.lastSeen &&
+    held.dormantSince === d.dormantSince &&
+    held.reputation === d.reputation &&
+    held.completedTasksCount === d.completedTasksCount &&
+    held.lastMetricsBatchId === d.lastMetricsBatchId &&
+    held.observedIp === d.observedIp &&
+    held.livenessRttMs === d.livenessRttMs &&
+    (held.operatorFingerprint ?? null) === d.operatorFingerprint &&
+    (held.routeDead ?? false) === d.routeDead &&
+    (held.observedLatencyMs ?? null) === d.observedLatencyMs
+  );
+}
+
+/** One node's heartbeat in a group commit ({@link NodeStore.heartbeatMany}). */
+export interface HeartbeatRow extends HeartbeatWrite {
+  readonly nodeId: string;
+  /** The token version the caller authenticated against: a rotation since makes it miss. */
+  readonly tokenVersion: number;
+}
+
+/** Outstanding heartbeat challenge of a node with credentials (0003_accounting). */
+export interface ChallengeState {
+  readonly nodeId: string;
+  readonly challenge: string | null;
+  /** The sealed node_hmac_key, as stored. */
+  readonly sealedHmacKey: string;
+}
+
+/** A new challenge for a node, and the one its response proved (null: none proved). */
+export interface ChallengeRotation {
+  readonly nodeId: string;
+  readonly challenge: string;
+  readonly provedChallenge: string | null;
+  readonly now: number;
+}
+
+export interface AddressSighting {
+  readonly nodeId: string;
+  readonly ip: string;
+  readonly event: 'register' | 'heartbeat';
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** How many sightings this row stands for (coalesced heartbeats). */
+  readonly count: number;
+}
+
+/** Rows per multi-row statement: well under SQLite's 32,766 bound parameters. */
+const BATCH_ROWS = 1000;
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }
 
 export class NodeStore {
@@ -349,6 +501,195 @@ export class NodeStore {
       });
       return true;
     });
+  }
+
+  #postgres: boolean | undefined;
+
+  /** The multi-row statements differ by dialect (arrays on PostgreSQL, VALUES on SQLite). */
+  #isPostgres(): boolean {
+    this.#postgres ??= this.db.getExecutor().adapter instanceof PostgresAdapter;
+    return this.#postgres;
+  }
+
+  /**
+   * Group commit of heartbeats (run inside the caller's transaction): one statement
+   * applies every row whose node is active and still at the authenticated token
+   * version. Returns the dynamic columns of the rows it updated; a row missing from the
+   * result is dormant, rotated, deregistered or gone. `rows` must hold each node once.
+   */
+  async heartbeatMany(
+    db: Kysely<DirectoryDatabase>,
+    rows: readonly HeartbeatRow[],
+  ): Promise<Map<string, NodeDynamics>> {
+    const out = new Map<string, NodeDynamics>();
+    const returning = sql.join(DYNAMIC_COLUMNS.map((c) => sql.ref(`nodes.${c}`)));
+    const set = sql`load = v.load, active_jobs = v.active_jobs, available = v.available,
+      last_seen = v.ts, dormant_since = null, status = 'active', observed_ip = v.observed_ip,
+      updated_at = v.ts`;
+    const where = sql`nodes.node_id = v.node_id and nodes.token_version = v.token_version
+      and nodes.status = 'active'`;
+    for (const part of chunks(rows, BATCH_ROWS)) {
+      const q = this.#isPostgres()
+        ? // One parameter per column whatever the batch size: the statement text never changes.
+          sql<DynamicRow>`update nodes set ${set}
+            from unnest(${part.map((r) => r.nodeId)}::text[],
+              ${part.map((r) => r.tokenVersion)}::integer[],
+              ${part.map((r) => r.load)}::double precision[],
+              ${part.map((r) => r.activeJobs)}::integer[],
+              ${part.map((r) => (r.available ? 1 : 0))}::integer[],
+              ${part.map((r) => r.observedIp)}::text[],
+              ${part.map((r) => r.now)}::bigint[])
+              as v(node_id, token_version, load, active_jobs, available, observed_ip, ts)
+            where ${where} returning ${returning}`
+        : sql<DynamicRow>`with v(node_id, token_version, load, active_jobs, available, observed_ip, ts)
+            as (values ${sql.join(
+              part.map(
+                (r) =>
+                  sql`(${r.nodeId}, ${r.tokenVersion}, ${r.load}, ${r.activeJobs}, ${r.available ? 1 : 0}, ${r.observedIp}, ${r.now})`,
+              ),
+            )})
+            update nodes set ${set} from v where ${where} returning ${returning}`;
+      const res = await q.execute(db);
+      for (const r of res.rows) out.set(r.node_id, toDynamics(r));
+    }
+    return out;
+  }
+
+  /**
+   * A dormant node's heartbeat (inside the caller's transaction): back to active with
+   * its REACTIVATE event on the local chain (D-038), if still at the authenticated token
+   * version. Undefined when the node is not dormant at that version.
+   */
+  async reactivate(
+    db: Kysely<DirectoryDatabase>,
+    row: HeartbeatRow,
+  ): Promise<NodeDynamics | undefined> {
+    const before = await db
+      .selectFrom('nodes')
+      .select('dormant_since')
+      .where('node_id', '=', row.nodeId)
+      .where('token_version', '=', row.tokenVersion)
+      .where('status', '=', 'dormant')
+      .executeTakeFirst();
+    if (!before) return undefined;
+    const r = await db
+      .updateTable('nodes')
+      .set({
+        load: row.load,
+        active_jobs: row.activeJobs,
+        available: row.available ? 1 : 0,
+        last_seen: row.now,
+        dormant_since: null,
+        status: 'active',
+        observed_ip: row.observedIp,
+        updated_at: row.now,
+      })
+      .where('node_id', '=', row.nodeId)
+      .where('token_version', '=', row.tokenVersion)
+      .where('status', '=', 'dormant')
+      .returning(DYNAMIC_COLUMNS)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    if (this.events) {
+      // RETURNING shows the row after the update; the dormancy start is the one read before.
+      const since = before.dormant_since === null ? row.now : Number(before.dormant_since);
+      const reg = (await this.events.registerSeqs(db, [row.nodeId])).get(row.nodeId) ?? null;
+      await this.events.append(db, {
+        chain: LOCAL_CHAIN,
+        eventType: 'REACTIVATE',
+        nodeId: row.nodeId,
+        payload: reactivatePayload(row.nodeId, since, row.now, reg),
+        tsMs: row.now,
+      });
+    }
+    return toDynamics(r);
+  }
+
+  /** Record coalesced address sightings in one upsert per chunk (DIR-ADDR-06). */
+  async recordAddresses(
+    db: Kysely<DirectoryDatabase>,
+    sightings: readonly AddressSighting[],
+  ): Promise<void> {
+    // A fixed row order keeps concurrent instances from locking rows in opposite orders.
+    const sorted = [...sightings].sort((a, b) =>
+      a.nodeId === b.nodeId
+        ? a.ip < b.ip
+          ? -1
+          : a.ip > b.ip
+            ? 1
+            : 0
+        : a.nodeId < b.nodeId
+          ? -1
+          : 1,
+    );
+    for (const part of chunks(sorted, BATCH_ROWS)) {
+      await db
+        .insertInto('address_history')
+        .values(
+          part.map((a) => ({
+            node_id: a.nodeId,
+            ip: a.ip,
+            event: a.event,
+            first_seen: a.firstSeen,
+            last_seen: a.lastSeen,
+            seen_count: a.count,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['node_id', 'ip', 'event']).doUpdateSet({
+            last_seen: (eb) => eb.ref('excluded.last_seen'),
+            seen_count: sql<number>`address_history.seen_count + excluded.seen_count`,
+          }),
+        )
+        .execute();
+    }
+  }
+
+  /** The outstanding heartbeat challenges of those of `nodeIds` that have credentials. */
+  async challengeStates(
+    db: Kysely<DirectoryDatabase>,
+    nodeIds: readonly string[],
+  ): Promise<ChallengeState[]> {
+    const out: ChallengeState[] = [];
+    for (const part of chunks(nodeIds, BATCH_ROWS)) {
+      const rows = await db
+        .selectFrom('node_credentials')
+        .select(['node_id', 'challenge', 'hmac_key'])
+        .where('node_id', 'in', part)
+        .execute();
+      for (const r of rows) {
+        out.push({ nodeId: r.node_id, challenge: r.challenge, sealedHmacKey: r.hmac_key });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Issue the next challenges (only the latest counts, D-055) and, in the same
+   * statement, record verified liveness where the proved challenge is still the
+   * outstanding one (the compare-and-swap of `markLivenessVerified`).
+   */
+  async rotateChallenges(
+    db: Kysely<DirectoryDatabase>,
+    rotations: readonly ChallengeRotation[],
+  ): Promise<void> {
+    const set = sql`challenge = v.challenge, challenge_issued_at = v.ts,
+      verified_liveness_at = case when v.proved is not null
+        and node_credentials.challenge = v.proved then v.ts
+        else node_credentials.verified_liveness_at end`;
+    for (const part of chunks(rotations, BATCH_ROWS)) {
+      const q = this.#isPostgres()
+        ? sql`update node_credentials set ${set}
+            from unnest(${part.map((r) => r.nodeId)}::text[],
+              ${part.map((r) => r.challenge)}::text[],
+              ${part.map((r) => r.provedChallenge)}::text[],
+              ${part.map((r) => r.now)}::bigint[]) as v(node_id, challenge, proved, ts)
+            where node_credentials.node_id = v.node_id`
+        : sql`with v(node_id, challenge, proved, ts) as (values ${sql.join(
+            part.map((r) => sql`(${r.nodeId}, ${r.challenge}, ${r.provedChallenge}, ${r.now})`),
+          )}) update node_credentials set ${set} from v where node_credentials.node_id = v.node_id`;
+      await q.execute(db);
+    }
   }
 
   /**
@@ -629,6 +970,33 @@ export class NodeStore {
       .where('updated_at', '>=', since)
       .execute();
     return rows.map(toStored);
+  }
+
+  /**
+   * The dynamic columns of nodes changed at or after `since` (tombstones included): the
+   * cheap first half of an index refresh, no record read or parsed.
+   */
+  async changedDynamicsSince(since: number): Promise<NodeDynamics[]> {
+    const rows = await this.db
+      .selectFrom('nodes')
+      .select(DYNAMIC_COLUMNS)
+      .where('updated_at', '>=', since)
+      .execute();
+    return rows.map(toDynamics);
+  }
+
+  /** Full rows of `nodeIds` (deregistered ones included: the caller drops them). */
+  async getMany(nodeIds: readonly string[]): Promise<StoredNode[]> {
+    const out: StoredNode[] = [];
+    for (const part of chunks(nodeIds, BATCH_ROWS)) {
+      const rows = await this.db
+        .selectFrom('nodes')
+        .selectAll()
+        .where('node_id', 'in', part)
+        .execute();
+      for (const r of rows) out.push(toStored(r));
+    }
+    return out;
   }
 
   /** Every non-deregistered node (index warm-up on start). */
