@@ -115,10 +115,11 @@ export class HeartbeatWriter {
 
   async #write(inputs: readonly HeartbeatInput[]): Promise<(HeartbeatApplied | undefined)[]> {
     // A node's last heartbeat in the batch is the row written; its earlier ones are
-    // superseded exactly as a moment later, and counted in its address history.
+    // superseded exactly as a moment later, and counted in its address history. Keyed by
+    // token version too: of one node's rows only the one at its current version matches.
     const rows = new Map<string, HeartbeatRow>();
     for (const i of inputs) {
-      rows.set(i.node.nodeId, {
+      rows.set(`${i.node.nodeId} ${i.node.tokenVersion}`, {
         nodeId: i.node.nodeId,
         tokenVersion: i.node.tokenVersion,
         load: i.load,

@@ -515,7 +515,8 @@ export class NodeStore {
    * Group commit of heartbeats (run inside the caller's transaction): one statement
    * applies every row whose node is active and still at the authenticated token
    * version. Returns the dynamic columns of the rows it updated; a row missing from the
-   * result is dormant, rotated, deregistered or gone. `rows` must hold each node once.
+   * result is dormant, rotated, deregistered or gone. `rows` may hold a node at several
+   * token versions (at most one matches), never twice at one version.
    */
   async heartbeatMany(
     db: Kysely<DirectoryDatabase>,
