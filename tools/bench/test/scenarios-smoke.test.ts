@@ -127,6 +127,19 @@ describe('bench scenarios, --quick', () => {
   );
 
   it.concurrent(
+    'scaling: discover through one and two directory instances on one PostgreSQL',
+    async () => {
+      const { code, out, result } = await runQuick('scaling');
+      expect(code, out.slice(-2000)).toBe(0);
+      expect(result).toMatchObject({ scenario: 'scaling', quick: true });
+      expectRows(result!, 'discover via 1 instance', [...LOAD, 'instances', 'ratio_to_one'], 2);
+      expectRows(result!, 'discover via 2 instances', [...LOAD, 'instances', 'ratio_to_one'], 2);
+      for (const row of result!.rows) expect(row['errors'], String(row['name'])).toBe(0);
+    },
+    110_000,
+  );
+
+  it.concurrent(
     'memory: directory, node and proxy RSS',
     async () => {
       const { code, out, result } = await runQuick('memory');
