@@ -1,19 +1,29 @@
 /**
- * Heartbeats: sustained `POST /v1/heartbeat` per second against iicp-directory on
- * SQLite with 100,000 registered nodes, of which HOT send heartbeats in turn with
- * their own tokens (the verified-token cache is warmed first, as it is in steady
- * state where every node beats every 30 s). Baselines, same database file, same
- * driver (better-sqlite3) in this process with the directory stopped: the raw rate of
- * the heartbeat's UPDATE alone, and of the four statements the route issues
- * (token lookup, update, address upsert, re-read).
+ * Heartbeats: sustained `POST /v1/heartbeat` per second against iicp-directory with
+ * 100,000 registered nodes, of which HOT send heartbeats in turn with their own tokens
+ * (the verified-token cache is warmed first, as it is in steady state where every node
+ * beats every 30 s). Twice: on SQLite (a data directory) and on PostgreSQL (a throwaway
+ * cluster from `@iicp/directory/testing`, seeded with the same nodes through the same
+ * storage layer).
  *
- * PostgreSQL is not measured here (see docs/benchmarks.md).
+ * Baselines, same database, raw driver in this process with the directory stopped:
+ * - SQLite (better-sqlite3, synchronous): the heartbeat's UPDATE alone, one transaction
+ *   each; and the four statements the route used to issue one by one per heartbeat
+ *   (token lookup, update, address upsert, re-read);
+ * - PostgreSQL (`pg`): the heartbeat's UPDATE alone, one statement (autocommit) each,
+ *   sequentially on one connection and from 8 connections at once.
  *
- * Run: npm run bench:heartbeats [-- --quick]
+ * Run: npm run bench:heartbeats [-- --quick] [-- --storage sqlite|postgres] (default both)
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { nodeTokenFingerprint } from '@iicp/crypto';
+import {
+  createTestDatabase,
+  openRawPostgres,
+  startTestPostgres,
+  type RawPostgres,
+} from '@iicp/directory/testing';
 import {
   cannon,
   emitResult,
@@ -29,12 +39,20 @@ import {
   type ResultRow,
 } from './harness.ts';
 import { stop } from './procs.ts';
-import { benchNodeId, dataDirFor, seedDirectory, startDirectory } from './seed.ts';
+import { benchNodeId, dataDirFor, seedDirectory, startDirectory, type HotNode } from './seed.ts';
 
 const args = parseArgs();
 const NODES = args.quick ? 2_000 : 100_000;
 const HOT = args.quick ? 100 : 2_000;
 const CONNECTIONS = [8, 64];
+const RAW_MS = args.quick ? 200 : 3_000;
+const storageArg =
+  process.argv.find((a) => a.startsWith('--storage='))?.slice('--storage='.length) ??
+  process.argv[process.argv.indexOf('--storage') + 1];
+const ONLY = process.argv.some((a) => a.startsWith('--storage')) ? storageArg : undefined;
+if (ONLY !== undefined && ONLY !== 'sqlite' && ONLY !== 'postgres') {
+  throw new Error('--storage takes sqlite or postgres');
+}
 
 const hbBody = (nodeId: string, i: number): string =>
   JSON.stringify({ node_id: nodeId, load: (i % 4) / 4, active_jobs: i % 4, available: true });
@@ -49,12 +67,36 @@ function rate(fn: (i: number) => void, ms: number): number {
   return i / ((performance.now() - t0) / 1000);
 }
 
-await withTempDir('iicp-bench-hb-', async (dir) => {
-  const dataDir = dataDirFor(dir, NODES);
-  const hot = await seedDirectory(dataDir, NODES, HOT);
+/** Completed calls per second of `fn` from `workers` concurrent loops, run for `ms`. */
+async function rateAsync(
+  fn: (i: number) => Promise<unknown>,
+  ms: number,
+  workers = 1,
+): Promise<number> {
+  const t0 = performance.now();
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() - t0 < ms) await fn(i++);
+    }),
+  );
+  return i / ((performance.now() - t0) / 1000);
+}
+
+interface Measured {
+  readonly rows: ResultRow[];
+  readonly lines: string[][];
+}
+
+/** The heartbeat load against a started directory: warm-up, then each connection count. */
+async function measureDirectory(
+  storage: 'SQLite' | 'PostgreSQL',
+  target: string | { databaseUrl: string },
+  hot: readonly HotNode[],
+): Promise<Measured> {
   const rows: ResultRow[] = [];
   const lines: string[][] = [];
-  const directory = await startDirectory(dataDir);
+  const directory = await startDirectory(target);
   try {
     // Warm the verified-token cache: one bcrypt check per hot node, as after start-up.
     for (let i = 0; i < hot.length; i += 16) {
@@ -83,7 +125,8 @@ await withTempDir('iicp-bench-hb-', async (dir) => {
       });
       const rss = peak();
       rows.push(
-        loadRow(`directory heartbeats, ${NODES} nodes`, connections, r, {
+        loadRow(`directory heartbeats, ${storage}, ${NODES} nodes`, connections, r, {
+          storage: storage.toLowerCase(),
           rss_mb: Math.round(rss),
         }),
       );
@@ -100,7 +143,18 @@ await withTempDir('iicp-bench-hb-', async (dir) => {
   } finally {
     await stop(directory.proc);
   }
+  return { rows, lines };
+}
 
+function baselineRow(m: Measured, storage: string, name: string, conns: string, v: number): void {
+  m.rows.push({ name, storage: storage.toLowerCase(), connections: conns, rps: Math.round(v) });
+  m.lines.push([name, conns, fmtInt(v), '', '', '0', '']);
+}
+
+async function sqlite(dir: string): Promise<Measured> {
+  const dataDir = dataDirFor(dir, NODES);
+  const hot = await seedDirectory(dataDir, NODES, HOT);
+  const m = await measureDirectory('SQLite', dataDir, hot);
   // Raw driver rates on the same file, directory stopped.
   const db = new Database(join(dataDir, 'directory.sqlite'));
   db.pragma('journal_mode = WAL');
@@ -118,12 +172,11 @@ await withTempDir('iicp-bench-hb-', async (dir) => {
      do update set last_seen = excluded.last_seen, seen_count = address_history.seen_count + 1`,
   );
   const get = db.prepare(`select * from nodes where node_id = ? and status != 'deregistered'`);
-  const ms = args.quick ? 200 : 3_000;
   const lookups = hot.map((n) => nodeTokenFingerprint(n.token).slice(0, 16));
   const updateRate = rate((i) => {
     const now = Date.now() + 60_000;
     update.run((i % 4) / 4, i % 4, now, '127.0.0.1', now, benchNodeId(i % NODES));
-  }, ms);
+  }, RAW_MS);
   const routeRate = rate((i) => {
     const now = Date.now() + 60_000;
     const id = hot[i % hot.length]!.nodeId;
@@ -131,24 +184,66 @@ await withTempDir('iicp-bench-hb-', async (dir) => {
     update.run((i % 4) / 4, i % 4, now, '127.0.0.1', now, id);
     address.run(id, '127.0.0.1', now, now);
     get.get(id);
-  }, ms);
+  }, RAW_MS);
   db.close();
-  for (const [name, v] of [
-    ['better-sqlite3: the heartbeat UPDATE alone', updateRate],
-    ["better-sqlite3: the route's 4 statements", routeRate],
-  ] as const) {
-    rows.push({ name, connections: 1, rps: Math.round(v) });
-    lines.push([name, '1 (sync)', fmtInt(v), '', '', '0', '']);
+  baselineRow(m, 'SQLite', 'better-sqlite3: the heartbeat UPDATE alone', '1 (sync)', updateRate);
+  baselineRow(
+    m,
+    'SQLite',
+    'better-sqlite3: the 4 statements a heartbeat used to issue',
+    '1 (sync)',
+    routeRate,
+  );
+  return m;
+}
+
+async function postgres(): Promise<Measured> {
+  const server = await startTestPostgres();
+  try {
+    const url = await createTestDatabase(server.url, 'iicp_bench');
+    const hot = await seedDirectory({ databaseUrl: url }, NODES, HOT);
+    const m = await measureDirectory('PostgreSQL', { databaseUrl: url }, hot);
+    const text = `update nodes set load = $1, active_jobs = $2, available = 1, last_seen = $3,
+      dormant_since = null, status = 'active', observed_ip = $4, updated_at = $3
+      where node_id = $5 and status != 'deregistered'`;
+    const update = (pg: RawPostgres) => (i: number) => {
+      const now = Date.now() + 60_000;
+      return pg.query(text, [(i % 4) / 4, i % 4, now, '127.0.0.1', benchNodeId(i % NODES)]);
+    };
+    for (const connections of [1, 8]) {
+      const pg = openRawPostgres(url, connections);
+      try {
+        const v = await rateAsync(update(pg), RAW_MS, connections);
+        baselineRow(m, 'PostgreSQL', 'pg: the heartbeat UPDATE alone', String(connections), v);
+      } finally {
+        await pg.end();
+      }
+    }
+    return m;
+  } finally {
+    await server.stop();
   }
+}
+
+await withTempDir('iicp-bench-hb-', async (dir) => {
+  const results: [string, Measured][] = [];
+  if (ONLY !== 'postgres') results.push(['SQLite', await sqlite(dir)]);
+  if (ONLY !== 'sqlite') results.push(['PostgreSQL', await postgres()]);
   console.log(machineLine());
   if (args.quick) console.log('(quick smoke run: numbers are not meaningful)');
+  for (const [storage, m] of results) {
+    console.log('');
+    console.log(
+      table(
+        [`Heartbeats, ${storage}`, 'Conns', 'per s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB'],
+        m.lines,
+      ),
+    );
+  }
   console.log('');
-  console.log(
-    table(
-      ['Heartbeats, SQLite', 'Conns', 'per s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB'],
-      lines,
-    ),
+  emitResult(
+    'heartbeats',
+    args,
+    results.flatMap(([, m]) => m.rows),
   );
-  console.log('');
-  emitResult('heartbeats', args, rows);
 });

@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { hashNodeToken, nodeTokenFingerprint } from '@iicp/crypto';
-import { migrateToLatest, openDatabase } from '@iicp/directory';
+import { migrateToLatest, openDatabase, type StorageConfig } from '@iicp/directory';
 import { startApp, type AppProcess } from '@iicp/tools-e2e';
 
 export const CHAT_INTENT = 'urn:iicp:intent:llm:chat:v1';
@@ -52,12 +52,17 @@ function rng(seed: number): () => number {
 }
 
 /**
- * Seed `count` active nodes into `dataDir`'s SQLite database. The first `hot` get a
- * real token (bcrypt cost 4, so seeding stays quick; the cache is what heartbeats hit)
- * and are returned; the rest hold an unusable hash.
+ * Seed `count` active nodes into `dataDir`'s SQLite database (or the PostgreSQL
+ * database a `StorageConfig` names). The first `hot` get a real token (bcrypt cost 4,
+ * so seeding stays quick; the cache is what heartbeats hit) and are returned; the rest
+ * hold an unusable hash.
  */
-export async function seedDirectory(dataDir: string, count: number, hot = 0): Promise<HotNode[]> {
-  const opened = await openDatabase({ dataDir });
+export async function seedDirectory(
+  target: string | StorageConfig,
+  count: number,
+  hot = 0,
+): Promise<HotNode[]> {
+  const opened = await openDatabase(typeof target === 'string' ? { dataDir: target } : target);
   const hotNodes: HotNode[] = [];
   try {
     await migrateToLatest(opened.db as never);
@@ -123,18 +128,23 @@ export async function seedDirectory(dataDir: string, count: number, hot = 0): Pr
   return hotNodes;
 }
 
-/** Start iicp-directory on a seeded data directory; resolves once it listens. */
-export async function startDirectory(dataDir: string): Promise<{ proc: AppProcess; url: string }> {
-  const proc = startApp('directory', [
-    'serve',
-    '--port',
-    '0',
-    '--data-dir',
-    dataDir,
-    '--allow-private-endpoints',
-    '--log-level',
-    'warn',
-  ]);
+/** A fixed directory signing seed for benchmark runs on PostgreSQL (never a real key). */
+export const BENCH_SIGNING_KEY = 'b3c4'.repeat(16);
+
+/**
+ * Start iicp-directory on a seeded data directory, or on a PostgreSQL database
+ * (`{ databaseUrl }`, signed with {@link BENCH_SIGNING_KEY}); resolves once it listens.
+ */
+export async function startDirectory(
+  target: string | { readonly databaseUrl: string },
+): Promise<{ proc: AppProcess; url: string }> {
+  const storage =
+    typeof target === 'string' ? ['--data-dir', target] : ['--database-url', target.databaseUrl];
+  const proc = startApp(
+    'directory',
+    ['serve', '--port', '0', ...storage, '--allow-private-endpoints', '--log-level', 'warn'],
+    typeof target === 'string' ? {} : { IICP_DIRECTORY_SIGNING_KEY: BENCH_SIGNING_KEY },
+  );
   const url = (await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   return { proc, url };
 }

@@ -181,3 +181,19 @@ export async function createTestDatabase(baseUrl: string, prefix = 'iicp_test'):
   u.pathname = `/${name}`;
   return u.toString();
 }
+
+/** The raw driver, for baselines beside the directory (a `pg` pool, no Kysely). */
+export interface RawPostgres {
+  query(text: string, params?: readonly unknown[]): Promise<{ rowCount: number | null }>;
+  end(): Promise<void>;
+}
+
+/** A `pg` pool of `connections` on `url` (int8 columns come back as strings). */
+export function openRawPostgres(url: string, connections = 1): RawPostgres {
+  const pool = new pg.Pool({ connectionString: url, max: connections });
+  pool.on('error', () => undefined);
+  return {
+    query: (text, params) => pool.query(text, params as unknown[] | undefined),
+    end: () => pool.end(),
+  };
+}
