@@ -32,12 +32,11 @@ export function sendStream(
   async function* frames(): AsyncGenerator<string> {
     let outcome = 'ok';
     try {
-      const s = format.start();
-      if (s) yield s;
-      if (started.first) {
-        const d = format.delta(started.first);
-        if (d) yield d;
-      }
+      // The opening frame and the first delta leave in one write: the first token is
+      // not held behind an extra chunk (same bytes on the wire).
+      let head = format.start();
+      if (started.first) head += format.delta(started.first);
+      if (head) yield head;
       for (;;) {
         const r = await started.rest.next();
         if (r.done) break;

@@ -82,6 +82,9 @@ export async function sealTaskPayload(
   };
 }
 
+/** One strict decoder for every answer: a non-streaming `decode` keeps no state. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -129,7 +132,7 @@ export async function normalizeTaskResponse(
         taskId,
         envelope: body.iicp_conf_resp,
       });
-      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(pt));
+      value = JSON.parse(UTF8.decode(pt));
     } catch {
       return broken(
         new IicpProtocolError('IICP-E050', "the node's encrypted answer could not be decrypted", {

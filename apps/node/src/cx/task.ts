@@ -48,6 +48,9 @@ function e050(message: string): IicpProtocolError {
   return new IicpProtocolError('IICP-E050', message, { status: 422 });
 }
 
+/** One strict decoder for every answer: a non-streaming `decode` keeps no state. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -88,7 +91,7 @@ export async function openCxTask(
     });
     let payload: unknown;
     try {
-      payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(opened.plaintext));
+      payload = JSON.parse(UTF8.decode(opened.plaintext));
     } catch {
       payload = undefined;
     } finally {
