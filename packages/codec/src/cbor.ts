@@ -1,12 +1,7 @@
-import { Decoder, Encoder, Tag } from 'cbor-x';
+import { Encoder, Tag } from 'cbor-x';
+import { decodeStrict } from './cbor-decode.ts';
 import { CodecError } from './errors.ts';
-import {
-  SCAN_HAS_TAGS,
-  SCAN_HAS_WIDE_INTS,
-  SCAN_NEEDS_MAPS,
-  scanCbor,
-  type CborLimits,
-} from './cbor-validate.ts';
+import type { CborLimits } from './cbor-validate.ts';
 import { compareCodePoints, utf8Length } from './text.ts';
 
 /**
@@ -57,17 +52,8 @@ const encoder = new Encoder({
   useTag259ForMaps: false,
 } as ConstructorParameters<typeof Encoder>[0]);
 
-// Two decoders. When the strict scan saw only text keys (none "__proto__", which cbor-x
-// renames), no tags and no 8-byte integers, cbor-x builds plain objects directly. Else
-// maps decode as `Map` and `finish` turns text-keyed ones into objects, so
-// integer-keyed maps (native frames) stay `Map`s and nothing is ever stringified.
-const objectDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-const mapDecoder = new Decoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
-
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = 2n ** 64n - 1n;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const MIN_SAFE = -MAX_SAFE;
 
 function unsupported(msg: string): never {
   throw new CodecError('value_unsupported', msg);
@@ -92,7 +78,8 @@ function sortEntries(entries: [unknown, unknown][]): [unknown, unknown][] {
     }
     return keyed.map((x) => x.e);
   }
-  const keyed = entries.map((e) => ({ e, b: encodeCbor(e[0]) }));
+  // The old encodeCbor of a key (not the slab writer, which is mid-message here).
+  const keyed = entries.map((e) => ({ e, b: encoder.encode(prepare(e[0], 0)) as Uint8Array }));
   keyed.sort((a, b) => Buffer.compare(a.b, b.b));
   for (let i = 1; i < keyed.length; i++) {
     if (Buffer.compare(keyed[i - 1]!.b, keyed[i]!.b) === 0) unsupported('duplicate map key');
@@ -193,6 +180,294 @@ function prepare(v: unknown, depth: number): unknown {
   }
 }
 
+// The writer. Encoding goes straight into a scratch buffer, with no intermediate sorted
+// copy of the value. Every branch writes exactly the bytes `prepare` + cbor-x wrote
+// before (pinned by a property test against that path, test/support/reference-cbor.ts);
+// only Maps still take that path.
+const SLAB_BYTES = 16 * 1024;
+/** Results up to this size are copied out of the scratch buffer (Buffer's pool size / 2). */
+const SMALL_RESULT_BYTES = 4096;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabView = new DataView(slab.buffer, slab.byteOffset, slab.length);
+/** Where the current message starts: bytes before it were handed out as large results. */
+let base = 0;
+let pos = 0;
+
+/** Room for `n` more bytes: the message so far moves to a bigger buffer when needed. */
+function ensure(n: number): void {
+  if (pos + n <= slab.length) return;
+  // Four times what is needed, like cbor-x: the next large messages fit without moving.
+  const used = pos - base;
+  const size = Math.max(SLAB_BYTES, Math.ceil(((used + n) * 4) / 4096) * 4096);
+  const next = Buffer.allocUnsafeSlow(size);
+  slab.copy(next, 0, base, pos);
+  slab = next;
+  slabView = new DataView(next.buffer, next.byteOffset, next.length);
+  base = 0;
+  pos = used;
+}
+
+/** A head with an argument below 2^32, shortest form (RFC 8949 §4.2.1). */
+function writeHead(major: number, n: number): void {
+  ensure(5);
+  const m = major << 5;
+  if (n < 24) slab[pos++] = m | n;
+  else if (n < 0x100) {
+    slab[pos++] = m | 24;
+    slab[pos++] = n;
+  } else if (n < 0x10000) {
+    slab[pos++] = m | 25;
+    slab[pos++] = n >> 8;
+    slab[pos++] = n & 0xff;
+  } else {
+    slab[pos++] = m | 26;
+    slabView.setUint32(pos, n);
+    pos += 4;
+  }
+}
+
+/** A head with an 8-byte argument (integers of 2^32 and above). */
+function writeHead64(major: number, n: number | bigint): void {
+  ensure(9);
+  slab[pos++] = (major << 5) | 27;
+  if (typeof n === 'bigint') slabView.setBigUint64(pos, n);
+  else {
+    slabView.setUint32(pos, Math.floor(n / 0x1_0000_0000));
+    slabView.setUint32(pos + 4, n >>> 0);
+  }
+  pos += 8;
+}
+
+/**
+ * Text: UTF-8 after a shortest head. Short strings are encoded by hand and long ones by
+ * `Buffer#utf8Write`, after a head sized from the UTF-16 length and moved when the
+ * byte length needs a wider one (as cbor-x does, so the bytes are the same).
+ */
+function writeText(s: string): void {
+  const len = s.length;
+  const headSize = len < 0x20 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+  ensure(len * 3 + 5);
+  const b = slab;
+  const at = pos;
+  let p = at + headSize;
+  if (len < 0x40) {
+    for (let i = 0; i < len; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) b[p++] = c;
+      else if (c < 0x800) {
+        b[p++] = (c >> 6) | 0xc0;
+        b[p++] = (c & 0x3f) | 0x80;
+      } else if ((c & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        c = 0x10000 + ((c & 0x03ff) << 10) + (s.charCodeAt(++i) & 0x03ff);
+        b[p++] = (c >> 18) | 0xf0;
+        b[p++] = ((c >> 12) & 0x3f) | 0x80;
+        b[p++] = ((c >> 6) & 0x3f) | 0x80;
+        b[p++] = (c & 0x3f) | 0x80;
+      } else {
+        b[p++] = (c >> 12) | 0xe0;
+        b[p++] = ((c >> 6) & 0x3f) | 0x80;
+        b[p++] = (c & 0x3f) | 0x80;
+      }
+    }
+  } else {
+    p += b.write(s, p, b.length - p, 'utf8');
+  }
+  const n = p - at - headSize;
+  const need = n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  if (need !== headSize) b.copyWithin(at + need, at + headSize, p);
+  pos = at;
+  writeHead(3, n);
+  pos += n;
+}
+
+/** Float64 always (iicp-cbor-wire.md §7 item 2); see encodeCbor. */
+function writeNumber(v: number): void {
+  if (Number.isSafeInteger(v)) {
+    if (v >= 0) {
+      if (v <= U32_MAX) writeHead(0, v);
+      else writeHead64(0, v);
+    } else {
+      const n = -1 - v;
+      if (n <= U32_MAX) writeHead(1, n);
+      else writeHead64(1, n);
+    }
+    return;
+  }
+  ensure(9);
+  slab[pos++] = 0xfb;
+  slabView.setFloat64(pos, v);
+  pos += 8;
+}
+
+function writeBigint(v: bigint): void {
+  if (v <= BigInt(U32_MAX) && v >= -BigInt(U32_MAX) - 1n) return writeNumber(Number(v));
+  if (v > U64_MAX || v < -U64_MAX - 1n)
+    unsupported('integer beyond 64 bits (bignum tags are not used)');
+  // cbor-x 1.6.8 writes exactly -2^64 as a tag-3 bignum (its bound is off by one).
+  if (v === -U64_MAX - 1n) unsupported('-2^64 cannot be encoded (it decodes fine)');
+  if (v >= 0n) writeHead64(0, v);
+  else writeHead64(1, -1n - v);
+}
+
+function writeBytes(b: Uint8Array): void {
+  writeHead(2, b.length);
+  ensure(b.length);
+  slab.set(b, pos);
+  pos += b.length;
+}
+
+/** Keys in RFC 8949 §4.2.1 order (for text: shorter UTF-8 first, then bytewise). */
+function sortKeys(keys: string[]): string[] {
+  let ascii = true;
+  for (let i = 0; i < keys.length && ascii; i++) {
+    const k = keys[i]!;
+    for (let j = 0; j < k.length; j++) {
+      if (k.charCodeAt(j) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+  }
+  const sorted = keys.slice();
+  if (ascii) sorted.sort(compareAsciiKeys);
+  else {
+    const lens = new Map(keys.map((k) => [k, utf8Length(k)]));
+    sorted.sort((a, b) => compareTextKeys(a, lens.get(a)!, b, lens.get(b)!));
+  }
+  return sorted;
+}
+
+/**
+ * Key order per object shape: objects built by the same code list the same keys in the
+ * same order, so the sorted order is looked up (by first key, then compared key by
+ * key) instead of sorted again. Bounded (shapes, keys per shape, characters): a full
+ * cache stops learning new shapes.
+ */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly sorted: string[];
+}
+const SHAPE_CACHE_MAX = 512;
+const SHAPE_KEYS_MAX = 32;
+const SHAPE_CHARS_MAX = 1024;
+const shapes = new Map<string, Shape[]>();
+let shapeCount = 0;
+
+function sortedKeysOf(obj: object): string[] {
+  const keys = Object.keys(obj);
+  const n = keys.length;
+  if (n < 2) return keys;
+  if (n > SHAPE_KEYS_MAX) return sortKeys(keys);
+  const first = keys[0]!;
+  const list = shapes.get(first);
+  if (list !== undefined) {
+    outer: for (let s = 0; s < list.length; s++) {
+      const cached = list[s]!.keys;
+      if (cached.length !== n) continue;
+      for (let i = 1; i < n; i++) if (cached[i] !== keys[i]) continue outer;
+      return list[s]!.sorted;
+    }
+  }
+  const sorted = sortKeys(keys);
+  let chars = 0;
+  for (let i = 0; i < n; i++) chars += keys[i]!.length;
+  if (shapeCount < SHAPE_CACHE_MAX && chars <= SHAPE_CHARS_MAX) {
+    shapeCount++;
+    const shape = { keys, sorted };
+    if (list) list.push(shape);
+    else shapes.set(first, [shape]);
+  }
+  return sorted;
+}
+
+function writeObject(obj: Record<string, unknown>, depth: number): void {
+  const keys = sortedKeysOf(obj);
+  const n = keys.length;
+  // Like JSON, a property whose value is undefined is absent, so the count is known only
+  // after reading every value, and each is read once (two reads of a getter could
+  // disagree). Below 24 entries the head is one byte whatever the count: patched after.
+  if (n < 24) {
+    ensure(1);
+    const at = pos++;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const x = obj[keys[i]!];
+      if (x === undefined) continue;
+      count++;
+      writeText(keys[i]!);
+      writeValue(x, depth + 1);
+    }
+    slab[at] = 0xa0 | count;
+    return;
+  }
+  const values = new Array<unknown>(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const x = obj[keys[i]!];
+    values[i] = x;
+    if (x !== undefined) count++;
+  }
+  writeHead(5, count);
+  for (let i = 0; i < n; i++) {
+    const x = values[i];
+    if (x === undefined) continue;
+    writeText(keys[i]!);
+    writeValue(x, depth + 1);
+  }
+}
+
+function writeValue(v: unknown, depth: number): void {
+  switch (typeof v) {
+    case 'string':
+      return writeText(v);
+    case 'number':
+      return writeNumber(v);
+    case 'boolean':
+      ensure(1);
+      slab[pos++] = v ? 0xf5 : 0xf4;
+      return;
+    case 'undefined':
+      ensure(1);
+      slab[pos++] = 0xf7;
+      return;
+    case 'bigint':
+      return writeBigint(v);
+    case 'object': {
+      if (v === null) {
+        ensure(1);
+        slab[pos++] = 0xf6;
+        return;
+      }
+      if (depth > DEFAULT_CBOR_LIMITS.maxDepth)
+        unsupported('value nests too deeply (or is cyclic)');
+      if (Array.isArray(v)) {
+        const n = v.length;
+        writeHead(4, n);
+        for (let i = 0; i < n; i++) writeValue(v[i], depth + 1);
+        return;
+      }
+      if (v instanceof Uint8Array) return writeBytes(v);
+      if (v instanceof Map) {
+        // Rare (integer-keyed native frames): the sort-then-encode path, copied in.
+        const bytes = encoder.encode(prepare(v, depth)) as Uint8Array;
+        ensure(bytes.length);
+        slab.set(bytes, pos);
+        pos += bytes.length;
+        return;
+      }
+      // RFC 3339 text, never tag 1 (iicp-cbor-wire.md §7 item 3).
+      if (v instanceof Date) return writeText(v.toISOString());
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        unsupported(`cannot encode an instance of ${(v as object).constructor?.name ?? 'a class'}`);
+      }
+      return writeObject(v as Record<string, unknown>, depth);
+    }
+    default:
+      return unsupported(`cannot encode a ${typeof v}`);
+  }
+}
+
 /**
  * Encodes a value as deterministic CBOR (RFC 8949 §4.2.1; iicp-cbor-wire.md §1.1):
  * shortest heads, definite lengths, map keys sorted bytewise by their encoding, no
@@ -208,65 +483,70 @@ function prepare(v: unknown, depth: number): unknown {
  * object properties holding `undefined` are omitted.
  */
 export function encodeCbor(value: unknown, opts: CborEncodeOptions = {}): Uint8Array {
-  let prepared = prepare(value, 0);
-  if (opts.tag !== undefined) {
-    if (!INFORMATIONAL_TAGS.has(opts.tag))
-      unsupported(`tag ${String(opts.tag)} is not an IICP tag`);
-    prepared = new Tag(prepared, opts.tag);
+  // Called again from inside an encode (a getter, toISOString): the scratch buffer is
+  // in use, so this one takes the sort-then-encode path.
+  if (encoding) return encodeSlow(value, opts);
+  encoding = true;
+  try {
+    return encodeFast(value, opts);
+  } finally {
+    encoding = false;
   }
-  return encoder.encode(prepared);
 }
 
-/** Turns decoded Maps with only text keys into plain objects and strips IICP tags. */
-function finish(v: unknown): unknown {
-  // cbor-x returns bigint for some 8-byte integers that fit a double exactly.
-  if (typeof v === 'bigint') return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = finish(v[i]);
-    return v;
+let encoding = false;
+
+function encodeSlow(value: unknown, opts: CborEncodeOptions): Uint8Array {
+  const prepared = prepare(value, 0);
+  if (opts.tag === undefined) return encoder.encode(prepared) as Uint8Array;
+  if (!INFORMATIONAL_TAGS.has(opts.tag)) unsupported(`tag ${String(opts.tag)} is not an IICP tag`);
+  return encoder.encode(new Tag(prepared, opts.tag)) as Uint8Array;
+}
+
+function encodeFast(value: unknown, opts: CborEncodeOptions): Uint8Array {
+  if (slab.length - base < 2048) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabView = new DataView(slab.buffer, slab.byteOffset, slab.length);
+    base = 0;
   }
-  if (v instanceof Map) {
-    let textKeys = true;
-    for (const k of v.keys()) {
-      if (typeof k !== 'string') {
-        textKeys = false;
-        break;
-      }
-    }
-    if (textKeys) {
-      // fromEntries defines own properties, so a "__proto__" key stays a plain key.
-      return Object.fromEntries(Array.from(v, ([k, x]) => [k, finish(x)]));
-    }
-    for (const [k, x] of v) v.set(k, finish(x));
-    return v;
+  pos = base;
+  const tagged = opts.tag !== undefined;
+  // Every IICP tag is 65532–65535: a head of 3 bytes, written once the value is.
+  if (tagged) pos += 3;
+  writeValue(value, 0);
+  if (tagged) {
+    if (!INFORMATIONAL_TAGS.has(opts.tag!))
+      unsupported(`tag ${String(opts.tag)} is not an IICP tag`);
+    slab[base] = 0xd9;
+    slab[base + 1] = opts.tag! >> 8;
+    slab[base + 2] = opts.tag! & 0xff;
   }
-  // Only the informational tags pass validateCbor; they carry no meaning.
-  if (v instanceof Tag) return finish(v.value);
-  return v;
+  const n = pos - base;
+  if (n <= SMALL_RESULT_BYTES) {
+    // Small: copied out (into Node's shared pool), and the scratch space is reused.
+    const out = Buffer.allocUnsafe(n);
+    slab.copy(out, 0, base, pos);
+    return out;
+  }
+  // Large: a view of the scratch buffer, which is never written there again.
+  const out = slab.subarray(base, pos);
+  base = Math.min(Math.ceil(pos / 8) * 8, slab.length);
+  return out;
 }
 
 /**
- * Decodes one CBOR data item strictly. The bytes are first checked by `validateCbor`
- * (limits, well-formedness, deterministic encoding, only the IICP informational tags),
- * then decoded by cbor-x. Text-keyed maps become plain objects; maps with any
- * integer key become `Map`s. Integers beyond ±2^53 decode as bigint. Byte strings
- * are Uint8Array views that may share memory with `bytes`. Floats of any width are
+ * Decodes one CBOR data item strictly: limits, well-formedness, deterministic encoding
+ * (RFC 8949 §4.2.1; iicp-cbor-wire.md §1.1, iicp-framing.md §4.1) and only the IICP
+ * informational tags are checked exactly as `validateCbor` checks them, in the same pass
+ * that builds the value. Text-keyed maps become plain objects; maps with any integer
+ * key become `Map`s. Integers beyond ±2^53 decode as bigint. Byte strings are
+ * Uint8Array views that may share memory with `bytes`. Floats of any width are
  * accepted. Throws `CodecError`.
  */
 export function decodeCbor(bytes: Uint8Array, opts: Partial<CborDecodeOptions> = {}): unknown {
-  const flags = scanCbor(bytes, {
+  return decodeStrict(bytes, {
     maxBytes: opts.maxBytes ?? DEFAULT_CBOR_LIMITS.maxBytes,
     maxDepth: opts.maxDepth ?? DEFAULT_CBOR_LIMITS.maxDepth,
     allowedTags: INFORMATIONAL_TAGS,
   });
-  const simple = (flags & (SCAN_NEEDS_MAPS | SCAN_HAS_TAGS | SCAN_HAS_WIDE_INTS)) === 0;
-  let decoded: unknown;
-  try {
-    decoded = (simple ? objectDecoder : mapDecoder).decode(bytes);
-  } catch (cause) {
-    // The strict scan accepted it, so this is a cbor-x limit; report it as undecodable.
-    throw new CodecError('cbor_invalid', 'CBOR: the decoder refused the input', { cause });
-  }
-  return simple ? decoded : finish(decoded);
 }

@@ -132,13 +132,22 @@ export function encodeFrame(frame: {
       'frame: type, flags and version must be bytes (version ≤ 15)',
     );
   }
-  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  out.set(FRAME_MAGIC, 0);
+  // Every byte is written below, so an unzeroed (pooled, for small frames) buffer is safe.
+  const out: Uint8Array = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  out[0] = 0x49; // "IICP" (FRAME_MAGIC)
+  out[1] = 0x49;
+  out[2] = 0x43;
+  out[3] = 0x50;
   out[4] = version;
   out[5] = type;
   out[6] = flags;
   out[7] = 0;
-  new DataView(out.buffer).setUint32(8, payload.length, false);
+  // u32 big-endian, by hand: a DataView per frame costs more than the rest of the header.
+  const n = payload.length;
+  out[8] = n >>> 24;
+  out[9] = (n >>> 16) & 0xff;
+  out[10] = (n >>> 8) & 0xff;
+  out[11] = n & 0xff;
   out.set(payload, FRAME_HEADER_BYTES);
   return out;
 }
@@ -153,12 +162,18 @@ function isByte(n: number): boolean {
  * than 12 bytes are available (after checking the magic bytes that are).
  */
 function readHeaderLength(head: Uint8Array, limits: FrameLimits): number {
-  const n = Math.min(head.length, 4);
+  return readHeaderLengthAt(head, 0, head.length, limits);
+}
+
+/** `readHeaderLength` of the `avail` bytes of `b` from `at`, without a view. */
+function readHeaderLengthAt(b: Uint8Array, at: number, avail: number, limits: FrameLimits): number {
+  const n = Math.min(avail, 4);
   for (let i = 0; i < n; i++) {
-    if (head[i] !== FRAME_MAGIC[i]) reject('invalid_magic', 'bad magic bytes');
+    if (b[at + i] !== FRAME_MAGIC[i]) reject('invalid_magic', 'bad magic bytes');
   }
-  if (head.length < FRAME_HEADER_BYTES) return -1;
-  const length = ((head[8]! << 24) >>> 0) + ((head[9]! << 16) | (head[10]! << 8) | head[11]!);
+  if (avail < FRAME_HEADER_BYTES) return -1;
+  const length =
+    ((b[at + 8]! << 24) >>> 0) + ((b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!);
   const max = maxPayload(limits);
   if (length > max) reject('frame_too_large', `payload length ${length} exceeds ${max}`);
   return length;
@@ -245,11 +260,19 @@ export class FrameReader {
 
   push(chunk: Uint8Array): Frame[] {
     if (this.failed !== undefined) throw this.failed;
+    const frames: Frame[] = [];
+    if (this.buffered === 0 && chunk.length > 0) {
+      try {
+        chunk = this.whole(chunk, frames);
+      } catch (e) {
+        this.failed = e as CodecError;
+        throw e;
+      }
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const frames: Frame[] = [];
     try {
       for (;;) {
         if (this.pendingLength < 0) {
@@ -268,6 +291,28 @@ export class FrameReader {
       throw e;
     }
     return frames;
+  }
+
+  /**
+   * Nothing buffered: the frames that lie whole in `chunk` are read in place (views,
+   * as `take` gives), the same checks in the same order; returns the rest.
+   */
+  private whole(chunk: Uint8Array, frames: Frame[]): Uint8Array {
+    const n = chunk.length;
+    let off = 0;
+    while (off < n) {
+      const length = readHeaderLengthAt(chunk, off, n - off, this.limits);
+      if (length < 0 || n - off < FRAME_HEADER_BYTES + length) break;
+      const start = off + FRAME_HEADER_BYTES;
+      frames.push({
+        version: chunk[off + 4]! & 0x0f,
+        type: chunk[off + 5]!,
+        flags: chunk[off + 6]!,
+        payload: length === 0 ? new Uint8Array(0) : chunk.subarray(start, start + length),
+      });
+      off = start + length;
+    }
+    return off === 0 ? chunk : chunk.subarray(off);
   }
 
   /** Call when the stream ends: throws `truncated_header`/`truncated_payload` on leftovers. */

@@ -1,0 +1,395 @@
+import { isUtf8 } from 'node:buffer';
+import { CodecError } from './errors.ts';
+import type { CborValidateOptions } from './cbor-validate.ts';
+
+/**
+ * The strict CBOR decoder: one pass that checks exactly what `validateCbor` checks, in
+ * the same order and with the same errors (limits, well-formedness, deterministic
+ * encoding per RFC 8949 §4.2.1 as iicp-cbor-wire.md §1.1 and iicp-framing.md §4.1
+ * require, only the allowed tags), and builds the value as it goes.
+ *
+ * It replaced "validate, then decode with cbor-x", which read every message twice; the
+ * values are the ones that path produced (a property test pins the two together):
+ * text-keyed maps are plain objects ("__proto__" an own property), maps with integer
+ * keys are `Map`s, integers beyond ±(2^53-1) are bigint (8-byte map keys always are),
+ * tags are dropped, byte strings are views of the input.
+ */
+
+const MAJOR_UINT = 0;
+const MAJOR_NINT = 1;
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+const MAJOR_TAG = 6;
+const MAJOR_SIMPLE = 7;
+
+/** 2^53 - 1 split at 2^32: an 8-byte argument below this `hi` is a safe integer. */
+const SAFE_HI = 0x20_0000;
+
+const EMPTY = new Uint8Array(0);
+const fromCharCode = String.fromCharCode;
+
+// Decoder state: decoding is synchronous and not re-entrant, so module-level is enough.
+let src: Uint8Array = EMPTY;
+/** Buffer's own slice decoders (what `toString` calls after checking its arguments). */
+type SliceDecoders = Buffer & {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+};
+let text = Buffer.alloc(0) as SliceDecoders;
+let pos = 0;
+let end = 0;
+let maxDepth = 0;
+let allowedTags: ReadonlySet<number> = new Set();
+
+function invalid(msg: string, at = pos): never {
+  throw new CodecError('cbor_invalid', `CBOR: ${msg} at byte ${at}`, { offset: at });
+}
+
+function nonDeterministic(msg: string, at: number): never {
+  throw new CodecError('cbor_non_deterministic', `CBOR: ${msg} at byte ${at}`, { offset: at });
+}
+
+function need(n: number): void {
+  if (end - pos < n) invalid('truncated data item');
+}
+
+function enter(depth: number, at: number): void {
+  if (depth + 1 > maxDepth) {
+    throw new CodecError(
+      'payload_too_large',
+      `CBOR: nesting deeper than ${maxDepth} at byte ${at}`,
+      {
+        offset: at,
+      },
+    );
+  }
+}
+
+/** The 8-byte argument of the head at `pos - 8`: exact, as a number when safe. */
+let wideHi = 0;
+let wideLo = 0;
+
+/**
+ * The argument of a head whose initial byte was consumed. For 8-byte arguments it
+ * returns hi·2^32 + lo (exact below 2^53) and leaves hi and lo in wideHi/wideLo.
+ */
+function argument(major: number, ai: number, start: number): number {
+  let arg: number;
+  let min: number;
+  switch (ai) {
+    case 24:
+      need(1);
+      arg = src[pos]!;
+      pos += 1;
+      min = 24;
+      break;
+    case 25:
+      need(2);
+      arg = (src[pos]! << 8) | src[pos + 1]!;
+      pos += 2;
+      min = 0x100;
+      break;
+    case 26:
+      need(4);
+      arg = u32(pos);
+      pos += 4;
+      min = 0x10000;
+      break;
+    case 27:
+      need(8);
+      wideHi = u32(pos);
+      wideLo = u32(pos + 4);
+      pos += 8;
+      arg = wideHi * 0x1_0000_0000 + wideLo;
+      min = 0x1_0000_0000;
+      break;
+    case 28:
+    case 29:
+    case 30:
+      return invalid(`reserved additional information ${ai}`, start);
+    case 31:
+      if (
+        major === MAJOR_BYTES ||
+        major === MAJOR_TEXT ||
+        major === MAJOR_ARRAY ||
+        major === MAJOR_MAP
+      ) {
+        return nonDeterministic('indefinite-length item', start);
+      }
+      return invalid(
+        major === MAJOR_SIMPLE
+          ? 'unexpected break'
+          : 'indefinite head on a major type that has none',
+        start,
+      );
+    default:
+      return ai;
+  }
+  if (major !== MAJOR_SIMPLE && arg < min) nonDeterministic('non-shortest head', start);
+  return arg;
+}
+
+/** An integer item's value; 8-byte ones are bigint unless safe (or `keepWide`). */
+function integer(major: number, ai: number, arg: number, keepWide: boolean): number | bigint {
+  if (ai !== 27) return major === MAJOR_UINT ? arg : -1 - arg;
+  const n = (BigInt(wideHi) << 32n) | BigInt(wideLo);
+  if (major === MAJOR_UINT) return !keepWide && wideHi < SAFE_HI ? arg : n;
+  // -1 - n is safe while n ≤ 2^53 - 2.
+  return !keepWide && wideHi < SAFE_HI && arg < Number.MAX_SAFE_INTEGER ? -1 - arg : -1n - n;
+}
+
+function textItem(len: number, start: number): string {
+  if (len > end - pos) invalid('text string runs past the end', start);
+  const s = pos;
+  const e = s + len;
+  let ascii = len <= 64;
+  if (ascii) {
+    for (let i = s; i < e; i++) {
+      if (src[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+  }
+  if (!ascii && !isUtf8(src.subarray(s, e))) invalid('text string is not valid UTF-8', start);
+  pos = e;
+  if (ascii && len <= 8) {
+    let out = '';
+    for (let i = s; i < e; i++) out += fromCharCode(src[i]!);
+    return out;
+  }
+  return ascii ? text.latin1Slice(s, e) : text.utf8Slice(s, e);
+}
+
+function item(depth: number): unknown {
+  const start = pos;
+  need(1);
+  const ib = src[pos]!;
+  pos += 1;
+  const major = ib >> 5;
+  const ai = ib & 0x1f;
+  const arg = argument(major, ai, start);
+  switch (major) {
+    case MAJOR_UINT:
+    case MAJOR_NINT:
+      return integer(major, ai, arg, false);
+    case MAJOR_BYTES: {
+      if (arg > end - pos) invalid('byte string runs past the end', start);
+      const out = src.subarray(pos, pos + arg);
+      pos += arg;
+      return out;
+    }
+    case MAJOR_TEXT:
+      return textItem(arg, start);
+    case MAJOR_ARRAY: {
+      enter(depth, start);
+      // Every element takes at least one byte: refuse impossible counts before looping.
+      if (arg > end - pos) invalid('array longer than the input', start);
+      const out = new Array<unknown>(arg);
+      for (let i = 0; i < arg; i++) out[i] = item(depth + 1);
+      return out;
+    }
+    case MAJOR_MAP:
+      enter(depth, start);
+      if (arg * 2 > end - pos) invalid('map longer than the input', start);
+      return map(arg, depth);
+    case MAJOR_TAG:
+      enter(depth, start);
+      if (!allowedTags.has(arg)) invalid(`tag ${arg} is not allowed`, start);
+      // The informational tags carry no meaning (iicp-cbor-wire.md §3): dropped.
+      return item(depth + 1);
+    default:
+      // Major 7: false, true, null, undefined and the three float widths. Float width
+      // is not policed on receive (encodeCbor sends float64; RFC 8949 preferred
+      // serialization sends the shortest width; both must interoperate).
+      switch (ai) {
+        case 20:
+          return false;
+        case 21:
+          return true;
+        case 22:
+          return null;
+        case 23:
+          return undefined;
+        case 25:
+          return half(arg);
+        case 26:
+          return float(pos - 4, 4);
+        case 27:
+          return float(pos - 8, 8);
+      }
+      return invalid(
+        ai === 24 ? `simple value ${arg} is not allowed` : `simple value ${ai} is not allowed`,
+        start,
+      );
+  }
+}
+
+function u32(at: number): number {
+  return ((src[at]! << 24) >>> 0) + ((src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!);
+}
+
+// Big-endian floats through a scratch buffer: cheaper than a DataView per message.
+const scratch = new ArrayBuffer(8);
+const scratchBytes = new Uint8Array(scratch);
+const scratchF32 = new Float32Array(scratch, 0, 1);
+const scratchF64 = new Float64Array(scratch);
+const littleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+function float(at: number, width: 4 | 8): number {
+  for (let i = 0; i < width; i++) scratchBytes[littleEndian ? width - 1 - i : i] = src[at + i]!;
+  return width === 4 ? scratchF32[0]! : scratchF64[0]!;
+}
+
+/** IEEE 754 binary16 to a number (exact: every half is a double). */
+function half(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
+/** A map key: an integer (8-byte ones stay bigint) or text; anything else refused. */
+function key(): unknown {
+  const start = pos;
+  need(1);
+  const ib = src[pos]!;
+  const major = ib >> 5;
+  if (major !== MAJOR_UINT && major !== MAJOR_NINT && major !== MAJOR_TEXT) {
+    invalid('map key is neither an integer nor a text string', start);
+  }
+  pos += 1;
+  const ai = ib & 0x1f;
+  const arg = argument(major, ai, start);
+  if (major !== MAJOR_TEXT) return integer(major, ai, arg, true);
+  return arg <= KEY_CACHE_MAX_LEN && arg <= end - pos
+    ? cachedKey(arg, start)
+    : textItem(arg, start);
+}
+
+/**
+ * Map keys repeat from message to message: a small cache from key bytes to the string
+ * (already internalized by its first use as a property name) saves decoding it and,
+ * above all, V8 interning a fresh string per property store.
+ */
+const KEY_CACHE_MAX_LEN = 32;
+const KEY_CACHE_SIZE = 1024;
+const keyBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_CACHE_SIZE);
+const keyStrings: string[] = new Array<string>(KEY_CACHE_SIZE);
+
+function cachedKey(len: number, start: number): string {
+  const s = pos;
+  // A cheap slot from the length and three bytes; the full comparison below decides.
+  const slot =
+    len === 0
+      ? 0
+      : (len * 97 + src[s]! * 31 + src[s + (len >> 1)]! * 7 + src[s + len - 1]!) &
+        (KEY_CACHE_SIZE - 1);
+  const cached = keyBytes[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached[i] !== src[s + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      pos = s + len;
+      return keyStrings[slot]!;
+    }
+  }
+  // Decoded (and checked) the normal way, then remembered.
+  let str = textItem(len, start);
+  // The property-name form of the string (what Object.keys hands out): later stores
+  // with it skip V8's per-store lookup of a freshly built string.
+  const probe: Record<string, number> = {};
+  probe[str] = 0;
+  str = Object.keys(probe)[0] ?? str;
+  // A copy: Buffer#slice would be a view of memory the caller may reuse.
+  keyBytes[slot] = Uint8Array.prototype.slice.call(src, s, s + len);
+  keyStrings[slot] = str;
+  return str;
+}
+
+/** Bytewise lexicographic comparison of two ranges of the input. */
+function compareRanges(s1: number, e1: number, s2: number, e2: number): number {
+  const n = Math.min(e1 - s1, e2 - s2);
+  for (let i = 0; i < n; i++) {
+    const d = src[s1 + i]! - src[s2 + i]!;
+    if (d !== 0) return d;
+  }
+  return e1 - s1 - (e2 - s2);
+}
+
+/**
+ * Integer keys encode below every text key (major 0/1 before 3), so in a sorted map the
+ * first key says it all: text first means only text keys (a plain object), an integer
+ * first means a `Map`.
+ */
+function map(count: number, depth: number): unknown {
+  if (count === 0) return {};
+  const asObject = src[pos]! >> 5 === MAJOR_TEXT;
+  const obj: Record<string, unknown> = {};
+  const m = asObject ? undefined : new Map<unknown, unknown>();
+  let prevStart = -1;
+  let prevEnd = -1;
+  for (let i = 0; i < count; i++) {
+    const keyStart = pos;
+    const k = key();
+    const keyEnd = pos;
+    // Strictly increasing encoded keys: sorted, and therefore free of duplicates.
+    if (prevStart >= 0) {
+      const c = compareRanges(prevStart, prevEnd, keyStart, keyEnd);
+      if (c === 0) nonDeterministic('duplicate map key', keyStart);
+      if (c > 0) nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
+    }
+    prevStart = keyStart;
+    prevEnd = keyEnd;
+    const v = item(depth + 1);
+    if (m !== undefined) m.set(k, v);
+    else if (k === '__proto__') {
+      Object.defineProperty(obj, k, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else obj[k as string] = v;
+  }
+  return m ?? obj;
+}
+
+/** Decodes one data item strictly (see the module comment); throws `CodecError`. */
+export function decodeStrict(bytes: Uint8Array, opts: CborValidateOptions): unknown {
+  if (bytes.length > opts.maxBytes) {
+    throw new CodecError(
+      'payload_too_large',
+      `CBOR input of ${bytes.length} bytes exceeds ${opts.maxBytes}`,
+    );
+  }
+  src = bytes;
+  text = (
+    Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  ) as SliceDecoders;
+  pos = 0;
+  end = bytes.length;
+  maxDepth = opts.maxDepth;
+  allowedTags = opts.allowedTags;
+  try {
+    if (end === 0) invalid('empty input');
+    const value = item(0);
+    if (pos !== end) invalid(`${end - pos} trailing byte(s) after the data item`);
+    return value;
+  } finally {
+    // Do not keep the caller's bytes alive.
+    src = EMPTY;
+    text = EMPTY_BUFFER as SliceDecoders;
+  }
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);

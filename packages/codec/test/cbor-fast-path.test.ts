@@ -1,0 +1,304 @@
+/**
+ * The direct CBOR writer and the one-pass strict decoder (issue 11) against the code
+ * they replaced (test/support/reference-cbor.ts: prepare + cbor-x, strict scan +
+ * cbor-x): same bytes, same values, same errors, on random values and envelopes.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IICP_CBOR_TAGS, decodeCbor, encodeCbor, isCodecError } from '../src/index.ts';
+import { hex } from './spec-files.ts';
+import { referenceDecodeCbor, referenceEncodeCbor } from './support/reference-cbor.ts';
+
+type Outcome = { bytes: string } | { value: unknown } | { error: string };
+
+/**
+ * A decoded value as comparable data: objects become `['object', entries]` (undefined
+ * members kept), Maps `['map', entries]`, byte strings `['bytes', hex, class]`. The
+ * prototype of decoded objects is left out: cbor-x sometimes built null-prototype
+ * objects; the one-pass decoder always builds ordinary ones (checked on its own).
+ */
+function comparable(v: unknown): unknown {
+  if (Array.isArray(v)) return ['array', v.map(comparable)];
+  if (v instanceof Map) return ['map', [...v].map(([k, x]) => [k, comparable(x)])];
+  if (v instanceof Uint8Array) return ['bytes', hex(v), v.constructor.name];
+  if (v !== null && typeof v === 'object') {
+    return ['object', Object.entries(v).map(([k, x]) => [k, comparable(x)])];
+  }
+  return v;
+}
+
+function ordinaryObjects(v: unknown): boolean {
+  if (Array.isArray(v)) return v.every(ordinaryObjects);
+  if (v instanceof Map) return [...v.values()].every(ordinaryObjects);
+  if (v instanceof Uint8Array || v === null || typeof v !== 'object') return true;
+  return Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every(ordinaryObjects);
+}
+
+function outcome(fn: () => unknown, asBytes: boolean): Outcome {
+  try {
+    const v = fn();
+    return asBytes ? { bytes: hex(v as Uint8Array) } : { value: comparable(v) };
+  } catch (e) {
+    return { error: isCodecError(e) ? `${e.code}: ${e.message}` : `${(e as Error).name}` };
+  }
+}
+
+/** An object with exactly these own enumerable properties, in this order. */
+function objectOf(entries: [string, unknown][], nullProto: boolean): Record<string, unknown> {
+  const o: Record<string, unknown> = nullProto
+    ? (Object.create(null) as Record<string, unknown>)
+    : {};
+  for (const [k, v] of entries) {
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return o;
+}
+
+const keyArb = fc.oneof(
+  fc.string({ maxLength: 6 }),
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  fc.string({ unit: 'grapheme', maxLength: 4 }),
+  fc.constantFrom('__proto__', '10', '9', '0', '01', '4294967295', 'constructor', 'a', 'aa', 'b'),
+);
+
+const leafArb = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.string({ unit: 'binary', maxLength: 90 }),
+  fc.string({ unit: 'grapheme', maxLength: 70 }),
+  fc.string({ minLength: 20, maxLength: 300 }),
+  fc.double(),
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.bigInt({ min: -(2n ** 65n), max: 2n ** 65n }),
+  fc.constantFrom(
+    0,
+    -0,
+    23,
+    24,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    -(2 ** 32),
+    -(2 ** 32) - 1,
+    2 ** 53,
+    -(2 ** 53),
+    2 ** 64,
+    NaN,
+    Infinity,
+    -Infinity,
+    2n ** 64n - 1n,
+    -(2n ** 64n),
+    -(2n ** 64n) + 1n,
+  ),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.uint8Array({ maxLength: 40 }),
+  fc.date({ noInvalidDate: true }),
+);
+
+const { value: valueArb } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leafArb,
+    fc.array(tie('value'), { maxLength: 30 }),
+    fc
+      .tuple(fc.array(fc.tuple(keyArb, tie('value')), { maxLength: 26 }), fc.boolean())
+      .map(([e, nullProto]) => objectOf(e, nullProto)),
+    fc
+      .array(
+        fc.tuple(
+          fc.oneof(fc.integer({ min: -300, max: 300 }), fc.bigInt(), keyArb, fc.date()),
+          tie('value'),
+        ),
+        { maxLength: 6 },
+      )
+      .map((e) => new Map(e)),
+  ),
+}));
+
+const envelopeArb = fc.record(
+  {
+    task_id: fc.uuid(),
+    intent: fc.constantFrom('urn:iicp:intent:llm:chat:v1', 'urn:iicp:intent:embed:text:v1'),
+    payload: fc.record({
+      messages: fc.array(
+        fc.record({
+          role: fc.constantFrom('system', 'user', 'assistant'),
+          content: fc.string({ unit: 'grapheme', maxLength: 200 }),
+        }),
+        { maxLength: 4 },
+      ),
+      temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+    }),
+    constraints: fc.record(
+      {
+        timeout_ms: fc.integer({ min: 1, max: 300_000 }),
+        max_tokens: fc.integer({ min: 1, max: 1 << 20 }),
+        qos: fc.constantFrom('interactive', 'batch'),
+        region: fc.option(fc.string(), { nil: undefined }),
+      },
+      { requiredKeys: [] },
+    ),
+    auth: fc.record({
+      node_token: fc.string({
+        unit: fc.constantFrom(...'0123456789abcdef'),
+        minLength: 64,
+        maxLength: 64,
+      }),
+    }),
+    trace_id: fc.uuid(),
+  },
+  { requiredKeys: ['task_id', 'intent', 'payload'] },
+);
+
+const tagArb = fc.option(
+  fc.constantFrom(...Object.values(IICP_CBOR_TAGS), 1, 65531, 0x10000 as number),
+  { nil: undefined },
+);
+
+function pinEncode(v: unknown, tag?: number): void {
+  const opts = tag === undefined ? {} : { tag: tag as never };
+  expect(outcome(() => encodeCbor(v, opts), true)).toStrictEqual(
+    outcome(() => referenceEncodeCbor(v, opts), true),
+  );
+}
+
+function pinDecode(bytes: Uint8Array, maxDepth?: number): void {
+  const opts = maxDepth === undefined ? {} : { maxDepth };
+  try {
+    expect(ordinaryObjects(decodeCbor(bytes, opts))).toBe(true);
+  } catch (e) {
+    if (!isCodecError(e)) throw e;
+  }
+  expect(outcome(() => decodeCbor(bytes, opts), false)).toStrictEqual(
+    outcome(() => referenceDecodeCbor(bytes, opts), false),
+  );
+}
+
+describe('encodeCbor writes what prepare + cbor-x wrote', () => {
+  it('on random task envelopes', () => {
+    fc.assert(
+      fc.property(envelopeArb, tagArb, (env, tag) => pinEncode(env, tag)),
+      { numRuns: 300 },
+    );
+  });
+
+  it('on random values (every type, odd keys, lone surrogates, Maps, errors)', () => {
+    fc.assert(
+      fc.property(valueArb, tagArb, (v, tag) => pinEncode(v, tag)),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on values that cannot be encoded, with the same error', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = cyclic;
+    const deep: unknown[] = [];
+    let cur = deep;
+    for (let i = 0; i < 70; i++) cur.push((cur = []));
+    for (const v of [
+      cyclic,
+      deep,
+      { f: () => 1 },
+      [Symbol('s')],
+      { x: new (class Thing {})() },
+      new Map([[{}, 1]]),
+      2n ** 64n,
+      -(2n ** 64n),
+      { d: new Date(NaN) },
+    ]) {
+      pinEncode(v);
+    }
+  });
+
+  it('results stay intact while later messages are encoded (small and large)', () => {
+    const small = encodeCbor({ a: 'x'.repeat(10) });
+    const large = encodeCbor({ b: 'y'.repeat(20_000) });
+    const keep = [hex(small), hex(large)];
+    for (let i = 0; i < 200; i++) encodeCbor({ i, s: 'z'.repeat(i * 50) });
+    expect([hex(small), hex(large)]).toEqual(keep);
+  });
+
+  it('a getter that encodes while an encode is running gets its own bytes', () => {
+    const inner = { n: 1 };
+    const outer = {
+      get a() {
+        return encodeCbor(inner);
+      },
+      b: 'x',
+    };
+    pinEncode(outer);
+    expect(decodeCbor(encodeCbor(outer))).toEqual({ a: encodeCbor(inner), b: 'x' });
+  });
+});
+
+describe('decodeCbor decodes (and refuses) what the scan + cbor-x path did', () => {
+  it('on the encodings of random values and envelopes', () => {
+    fc.assert(
+      fc.property(fc.oneof(valueArb, envelopeArb), tagArb, (v, tag) => {
+        let bytes: Uint8Array;
+        try {
+          bytes = referenceEncodeCbor(v, tag === undefined ? {} : { tag: tag as never });
+        } catch {
+          return;
+        }
+        pinDecode(bytes);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('on damaged encodings: a byte changed, cut short, or extended', () => {
+    fc.assert(
+      fc.property(
+        valueArb,
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('flip', 'cut', 'append'),
+        fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
+        (v, at, byte, how, maxDepth) => {
+          let bytes: Uint8Array;
+          try {
+            bytes = referenceEncodeCbor(v);
+          } catch {
+            return;
+          }
+          const b = Uint8Array.from(bytes);
+          const i = at % b.length;
+          const damaged =
+            how === 'flip'
+              ? (b.set([byte], i), b)
+              : how === 'cut'
+                ? b.subarray(0, i)
+                : Uint8Array.from([...b, byte]);
+          pinDecode(damaged, maxDepth);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 48 }), (b) => pinDecode(b)),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps a leading byte order mark in long and short text', () => {
+    for (const s of ['\ufeffab', `\ufeff${'x'.repeat(100)}`]) {
+      expect(decodeCbor(encodeCbor(s))).toBe(s);
+    }
+  });
+
+  it('does not let a caller reusing its buffer change cached key names', () => {
+    const buf = Buffer.from(encodeCbor({ abc: 1 }));
+    expect(decodeCbor(buf)).toEqual({ abc: 1 });
+    buf.set(Buffer.from(encodeCbor({ abd: 1 })));
+    expect(decodeCbor(buf)).toEqual({ abd: 1 });
+  });
+});
