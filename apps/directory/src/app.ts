@@ -22,6 +22,8 @@ import {
   DEFAULT_INDEX_REFRESH_MS,
   DEFAULT_REGISTER_RATE_LIMIT,
   DEFAULT_SWEEP_INTERVAL_MS,
+  NODE_TOKEN_CACHE_MAX_ENTRIES,
+  NODE_TOKEN_CACHE_TTL_S,
   type DirectoryOptions,
 } from './config.ts';
 import { NodeMap, type DirectoryContext, type ResolvedConfig } from './context.ts';
@@ -127,7 +129,14 @@ export async function buildApp(opts: DirectoryOptions = {}): Promise<IicpFastify
       createHash('sha256').update(t, 'utf8').digest('hex'),
     ),
   };
-  const view = { index: new DiscoverIndex(), nodes: new NodeMap(), tokens: new NodeTokenCache() };
+  const view = {
+    index: new DiscoverIndex(),
+    nodes: new NodeMap(),
+    tokens: new NodeTokenCache({
+      maxEntries: NODE_TOKEN_CACHE_MAX_ENTRIES,
+      ttlSeconds: NODE_TOKEN_CACHE_TTL_S,
+    }),
+  };
   const accounting = {
     store: new AccountingStore(database.db, events),
     // node_hmac_key is sealed under a secret only the directory key can produce

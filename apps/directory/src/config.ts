@@ -23,6 +23,15 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 15_000;
 export const DEFAULT_INDEX_REFRESH_MS = 2_000;
 /** Registration liveness probe timeout (digest §1.1 step 7: 5 s). */
 export const LIVENESS_PROBE_TIMEOUT_MS = 5_000;
+/**
+ * Verified node tokens kept (by SHA-256, never the token) and for how long. Sized so a
+ * directory's live nodes all stay cached: 100,000 nodes beating every 30 s with a 300 s
+ * lifetime would redo ~330 bcrypt checks (cost 10, ~65 ms each) per second, far more
+ * than two cores have. A long lifetime weakens nothing: an entry only answers for the
+ * stored hash it was checked against, which a rotation or deregistration replaces.
+ */
+export const NODE_TOKEN_CACHE_MAX_ENTRIES = 500_000;
+export const NODE_TOKEN_CACHE_TTL_S = 24 * 3600;
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 

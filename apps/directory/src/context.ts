@@ -5,7 +5,8 @@
  * and the mapping from stored rows to wire views.
  */
 import type { DirectoryKey, NodeTokenCache } from '@iicp/crypto';
-import { nodeTokenFingerprint, verifyNodeToken } from '@iicp/crypto';
+import { createHash } from 'node:crypto';
+import { verifyNodeToken } from '@iicp/crypto';
 import type { HttpClient, SsrfGuard } from '@iicp/http';
 import type { DiscoverIndex } from '@iicp/scoring';
 import { type ScoringNode } from '@iicp/scoring';
@@ -131,7 +132,8 @@ export function authedNode(req: FastifyRequest): StoredNode {
 
 /** First 16 hex digits of SHA-256(token): the stored, non-secret lookup key. */
 export function tokenLookupKey(token: string): string {
-  return nodeTokenFingerprint(token).slice(0, 16);
+  // node:crypto, not the portable hash: this runs on every authenticated request.
+  return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 16);
 }
 
 /** Bearer token from the Authorization header, or undefined. */

@@ -8,10 +8,10 @@
 import fc from 'fast-check';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeTokenCache } from '@iicp/crypto';
+import { NodeTokenCache, nodeTokenFingerprint } from '@iicp/crypto';
 import { DiscoverIndex } from '@iicp/scoring';
 import { resolveAccountingSettings, type Accounting } from '../src/accounting.ts';
-import { NodeMap } from '../src/context.ts';
+import { NodeMap, tokenLookupKey } from '../src/context.ts';
 import { HeartbeatWriter } from '../src/heartbeat-writer.ts';
 import { SecretVault } from '../src/secret-vault.ts';
 import { migrateToLatest } from '../src/storage/migrations.ts';
@@ -236,6 +236,17 @@ describe('NodeMap token lookup index', () => {
         for (const n of m.values()) expect(m.byTokenLookup(n.tokenLookup)).toBe(n);
       }),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('token lookup key', () => {
+  it('is the first 16 hex digits of the SHA-256 fingerprint the stored rows were keyed with', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (token) => {
+        expect(tokenLookupKey(token)).toBe(nodeTokenFingerprint(token).slice(0, 16));
+      }),
+      { numRuns: 300 },
     );
   });
 });
