@@ -360,6 +360,7 @@ export function createClient(options: ClientOptions): IicpClient {
     s: OpenStream,
   ): AsyncGenerator<StreamDelta<R>, void, undefined> {
     let last = -1;
+    let finished = false;
     try {
       for await (const msg of readSse(s.body)) {
         let data: unknown;
@@ -372,6 +373,7 @@ export function createClient(options: ClientOptions): IicpClient {
         // §4: discard anything that is not ours or not newer than the last event.
         if (!ev || ev.task_id !== ctx.taskId || ev.sequence <= last) continue;
         last = ev.sequence;
+        finished = ev.is_final;
         if (ev.event === 'accepted') continue;
         if (ev.event === 'partial' || ev.event === 'completed') {
           if (ev.event === 'partial' || ev.result !== undefined) {
@@ -416,7 +418,7 @@ export function createClient(options: ClientOptions): IicpClient {
         details: { task_id: ctx.taskId },
       });
     } finally {
-      s.close();
+      s.close(finished);
     }
     if (ctx.signal?.aborted) throw abortedError(ctx.signal.reason);
     // "a missing sequence, disconnect, or ambiguous terminal state is a terminal failed outcome".

@@ -41,8 +41,12 @@ export interface OpenStream {
   readonly kind: 'sse';
   readonly body: BodyReader;
   readonly nodeId: string | undefined;
-  /** Aborts the request (the node sees the connection close) and clears the deadline. */
-  readonly close: () => void;
+  /**
+   * Clears the deadline and ends the request: after a terminal event (`finished`) the
+   * transport may keep the connection; otherwise it is closed, and the node sees that
+   * as cancellation.
+   */
+  readonly close: (finished?: boolean) => void;
   readonly attemptSignal: AbortSignal;
 }
 
@@ -245,16 +249,19 @@ export async function attemptTask(
       keepDeadline = true;
       const ctl = deadline;
       const answer = res;
+      const reader = answer.reader();
       return {
         ok: true,
         value: {
           kind: 'sse',
-          body: answer.reader(),
+          // Leaving the SSE reader does not end the body: `close` decides how it ends.
+          body: { read: () => reader.read(), cancel: async () => undefined },
           nodeId: target.nodeId,
           attemptSignal: deadline.signal,
-          close: () => {
+          close: (finished = false) => {
             ctl.cancel();
-            answer.cancel();
+            if (finished) answer.release();
+            else answer.cancel();
           },
         },
       };

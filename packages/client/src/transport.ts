@@ -40,6 +40,12 @@ export interface TaskTransportResponse {
   reader(): BodyReader;
   /** Drops the body without reading it (closes the connection if it is still streaming). */
   cancel(): void;
+  /**
+   * The caller has what it needs (a stream's terminal event) and will read no more: a
+   * transport may read the short rest of the body to keep the connection for the next
+   * CALL, or simply {@link cancel}.
+   */
+  release(): void;
 }
 
 /** Sends CALLs; see the module comment for the behaviour every transport keeps. */
@@ -63,6 +69,11 @@ export function fetchTransport(fetchFn: typeof fetch): TaskTransport {
         signal: req.signal,
         redirect: 'error',
       });
+      let locked: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      const cancel = (): void => {
+        // A body handed to a reader is locked: cancel through the reader then.
+        (locked ?? res.body)?.cancel().catch(() => undefined);
+      };
       return {
         status: res.status,
         hasBody: res.body !== null,
@@ -72,17 +83,18 @@ export function fetchTransport(fetchFn: typeof fetch): TaskTransport {
           const body = res.body;
           if (!body) return emptyReader;
           const r = body.getReader();
+          locked = r;
           return {
             read: () => r.read(),
             cancel: async () => {
               await r.cancel().catch(() => undefined);
               r.releaseLock();
+              locked = undefined;
             },
           };
         },
-        cancel: () => {
-          res.body?.cancel().catch(() => undefined);
-        },
+        cancel,
+        release: cancel,
       };
     },
   };

@@ -81,6 +81,34 @@ describe('the transport option', () => {
     expect(fetched.some((u) => u.endsWith('/v1/task'))).toBe(false);
   });
 
+  it('a finished stream releases its body; one left early cancels it', async () => {
+    const ends: string[] = [];
+    const inner = fetchTransport(globalThis.fetch);
+    const transport: TaskTransport = {
+      send: async (req) => {
+        const res = await inner.send(req);
+        return {
+          ...res,
+          header: (n) => res.header(n),
+          text: () => res.text(),
+          reader: () => res.reader(),
+          cancel: () => {
+            ends.push('cancel');
+            res.cancel();
+          },
+          release: () => {
+            ends.push('release');
+            res.release();
+          },
+        };
+      },
+    };
+    const client = createClient({ directoryUrl: dir.url, allowPlaintext: true, transport });
+    for await (const _ of client.stream('urn:iicp:intent:text:echo:v1', { text: 'a' })) void _;
+    for await (const _ of client.stream('urn:iicp:intent:text:echo:v1', { text: 'b' })) break;
+    expect(ends).toEqual(['release', 'cancel']);
+  });
+
   it('is checked at construction', () => {
     expect(() =>
       createClient({ directoryUrl: dir.url, transport: {} as unknown as TaskTransport }),

@@ -39,7 +39,13 @@ export interface UndiciTaskTransportResponse {
   text(): Promise<string>;
   reader(): UndiciBodyReader;
   cancel(): void;
+  /** Reads the rest in the background (bounded) so the connection can be reused. */
+  release(): void;
 }
+
+/** What `release` reads at most after the caller is done, and for how long. */
+const RELEASE_MAX_BYTES = 64 * 1024;
+const RELEASE_MAX_MS = 1_000;
 
 export interface UndiciTaskTransport {
   send(req: UndiciTaskTransportRequest): Promise<UndiciTaskTransportResponse>;
@@ -109,6 +115,12 @@ export function createUndiciTaskTransport(
       throw fetchLikeError(new Error(`redirect (${res.statusCode}) refused`));
     }
     const headers = res.headers;
+    let it: AsyncIterator<Buffer> | undefined;
+    const iterator = (): AsyncIterator<Buffer> =>
+      (it ??= body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    const cancel = (): void => {
+      if (!body.destroyed) discard(body);
+    };
     return {
       status: res.statusCode,
       hasBody: true,
@@ -124,7 +136,7 @@ export function createUndiciTaskTransport(
         }
       },
       reader: () => {
-        const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const it = iterator();
         return {
           read: async () => {
             try {
@@ -134,13 +146,34 @@ export function createUndiciTaskTransport(
               throw fetchLikeError(err);
             }
           },
-          cancel: async () => {
-            if (!body.destroyed) discard(body);
-          },
+          cancel: async () => cancel(),
         };
       },
-      cancel: () => {
-        if (!body.destroyed) discard(body);
+      cancel,
+      // After a stream's terminal event the node ends the body at once: reading those
+      // last bytes keeps the keep-alive connection for the next CALL, where dropping the
+      // body would close it (and cost a new connection per stream). Bounded in bytes and
+      // time; past either, the body is dropped as by `cancel`.
+      release: () => {
+        if (body.destroyed) return;
+        const it = iterator();
+        const stop = setTimeout(cancel, RELEASE_MAX_MS);
+        stop.unref?.();
+        void (async () => {
+          let n = 0;
+          try {
+            for (;;) {
+              const r = await it.next();
+              if (r.done) return;
+              n += r.value.length;
+              if (n > RELEASE_MAX_BYTES) return cancel();
+            }
+          } catch {
+            return; // dropped meanwhile
+          } finally {
+            clearTimeout(stop);
+          }
+        })();
       },
     };
   }

@@ -23,6 +23,14 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: one\n\n');
     releaseStream = () => res.end('data: two\n\n');
+  } else if (req.url === '/tail/v1/task') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: one\n\n');
+    setTimeout(() => res.end('data: two\n\n'), 20);
+  } else if (req.url === '/flood/v1/task') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: one\n\n');
+    setTimeout(() => res.end('x'.repeat(200 * 1024)), 20);
   } else if (req.url === '/hang/v1/task') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: one\n\n');
@@ -31,12 +39,15 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
   }
 }
 
+let connections = 0;
+
 beforeAll(async () => {
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -183,6 +194,58 @@ describe('createUndiciTaskTransport', () => {
         () => 'failed',
       );
       expect(['ended', 'failed']).toContain(settled);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('release() reads a short rest so the connection serves the next CALL', async () => {
+    const t = createUndiciTaskTransport();
+    try {
+      const res = await t.send({
+        url: `${base}/tail/v1/task`,
+        headers: {},
+        body: '{}',
+        signal: signal(),
+      });
+      expect((await res.reader().read()).done).toBe(false);
+      const before = connections;
+      res.release();
+      await new Promise((r) => setTimeout(r, 60));
+      const next = await t.send({
+        url: `${base}/v1/task`,
+        headers: {},
+        body: '"again"',
+        signal: signal(),
+      });
+      expect(await next.text()).toBe('"again"');
+      expect(connections).toBe(before);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('release() drops a rest larger than its bound (the next CALL opens a new connection)', async () => {
+    const t = createUndiciTaskTransport();
+    try {
+      const res = await t.send({
+        url: `${base}/flood/v1/task`,
+        headers: {},
+        body: '{}',
+        signal: signal(),
+      });
+      expect((await res.reader().read()).done).toBe(false);
+      const before = connections;
+      res.release();
+      await new Promise((r) => setTimeout(r, 100));
+      const next = await t.send({
+        url: `${base}/v1/task`,
+        headers: {},
+        body: '"again"',
+        signal: signal(),
+      });
+      expect(await next.text()).toBe('"again"');
+      expect(connections).toBeGreaterThan(before);
     } finally {
       await t.close();
     }
