@@ -4,7 +4,7 @@
  * and the bind rate limiter (§7.3). Transport-free: the HTTP routes hand it sinks and
  * waiters and turn its `IicpProtocolError`s into replies.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { verifyRelayBindTicket } from '@iicp/crypto';
 import { IicpProtocolError } from '@iicp/wire';
@@ -142,6 +142,21 @@ export interface TicketPolicy {
   /** The directory's Ed25519 key, once known. */
   directoryPublicKey(): Uint8Array | undefined;
   issuer?: string;
+}
+
+// Request ids: 128 random bits each, hex, cut from a pool refilled 256 ids at a time
+// (one `randomBytes` call per relayed call was a visible share of the relay's CPU).
+const idPool = Buffer.alloc(4096);
+let idPos = idPool.length;
+
+function requestId(): string {
+  if (idPos + 16 > idPool.length) {
+    randomFillSync(idPool);
+    idPos = 0;
+  }
+  const id = idPool.toString('hex', idPos, idPos + 16);
+  idPos += 16;
+  return id;
 }
 
 const e039 = (status: number, message: string, reason: string) =>
@@ -355,7 +370,7 @@ export class RelayHub {
       throw e039(503, 'relay queue for this worker is full', RELAY_QUEUE_FULL_REASON);
     }
     const call = new RelayCall(
-      randomBytes(16).toString('hex'),
+      requestId(),
       session,
       req.method,
       req.path,
@@ -366,9 +381,12 @@ export class RelayHub {
     );
     this.#calls.set(call.id, call);
     call.timer = setTimeout(() => this.#timeout(call), timeoutMs);
-    // Immediate wake-up: the oldest parked pull takes the call without queueing.
+    // Immediate wake-up: the newest parked pull takes the call without queueing. Newest,
+    // not oldest: a worker that just answered parks again (often in its result post,
+    // `next_wait_ms`), so its hot connection serves the next call while older pulls
+    // keep waiting out their long poll.
     while (session.waiters.length > 0) {
-      const w = session.waiters.shift()!;
+      const w = session.waiters.pop()!;
       if (w.deliver(call.toPulled())) {
         this.#markDelivered(call);
         return call;

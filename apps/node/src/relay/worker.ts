@@ -41,6 +41,12 @@ export interface RelaySession {
 const MAX_PULL_BYTES = 8 * 1024 * 1024;
 /** Grace added to a pull's own wait before the HTTP request gives up. */
 const PULL_GRACE_MS = 15_000;
+/**
+ * How long a result post may wait for the next call (`next_wait_ms`). Busy sessions get
+ * their next call within it; an idle one falls back to a plain long-poll, and a
+ * draining worker waits at most this long for a loop to finish.
+ */
+const NEXT_CALL_WAIT_MS = 500;
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -187,49 +193,67 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
   async #loop(): Promise<void> {
     const s = this.session;
     const wait = s.pullMaxWaitMs;
-    while (this.active) {
-      let res;
-      try {
-        res = await this.#o.http.request({
-          url: `${s.relayUrl}/v1/relay/pull?wait_ms=${wait}`,
-          headers: { authorization: `Bearer ${s.sessionId}` },
-          timeoutMs: wait + PULL_GRACE_MS,
-          signal: this.#pulls.signal,
-          throwOnHttpError: false,
-          maxResponseBytes: MAX_PULL_BYTES,
-        });
-      } catch (err) {
-        this.#lose(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      if (res.status === 204) continue;
-      if (res.status === 200) {
-        const call = safeParseWire(RelayPulledCallSchema, res.body);
-        if (!call.ok) {
-          this.#o.log.warn({ field: call.error.details['field'] }, 'relay sent a malformed call');
+    /** A call the relay handed over in the reply to our last result. */
+    let next: RelayPulledCall | undefined;
+    // A handed-over call is already ours at the relay: serve it even when halted.
+    while (this.active || next !== undefined) {
+      let call = next;
+      next = undefined;
+      if (call === undefined) {
+        let res;
+        try {
+          res = await this.#o.http.request({
+            url: `${s.relayUrl}/v1/relay/pull?wait_ms=${wait}`,
+            headers: { authorization: `Bearer ${s.sessionId}` },
+            timeoutMs: wait + PULL_GRACE_MS,
+            signal: this.#pulls.signal,
+            throwOnHttpError: false,
+            maxResponseBytes: MAX_PULL_BYTES,
+          });
+        } catch (err) {
+          this.#lose(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        if (res.status === 204) continue;
+        if (res.status === 429) {
+          // Too many parked pulls (another loop of ours raced): back off briefly.
+          await sleep(250, undefined, { signal: this.#pulls.signal }).catch(() => undefined);
           continue;
         }
-        const p = this.#serve(call.value).catch((err: unknown) => {
+        if (res.status !== 200) {
+          // 404: the relay no longer knows the session; 503: it is shutting down.
+          this.#lose(IicpProtocolError.fromWire(res.body, res.status));
+          return;
+        }
+        call = this.#parseCall(res.body);
+        if (call === undefined) continue;
+      }
+      const p = this.#serve(call).then(
+        (n) => {
+          next = n;
+        },
+        (err: unknown) => {
           this.#o.log.warn({ err: { message: (err as Error).message } }, 'relay call failed');
-        });
-        this.#inflight.add(p);
-        await p;
-        this.#inflight.delete(p);
-        continue;
-      }
-      if (res.status === 429) {
-        // Too many parked pulls (another loop of ours raced): back off briefly.
-        await sleep(250, undefined, { signal: this.#pulls.signal }).catch(() => undefined);
-        continue;
-      }
-      // 404: the relay no longer knows the session; 503: it is shutting down.
-      this.#lose(IicpProtocolError.fromWire(res.body, res.status));
-      return;
+        },
+      );
+      this.#inflight.add(p);
+      await p;
+      this.#inflight.delete(p);
     }
   }
 
-  /** Serve one pulled call through the node's app and post its result. */
-  async #serve(call: RelayPulledCall): Promise<void> {
+  #parseCall(body: unknown): RelayPulledCall | undefined {
+    const call = safeParseWire(RelayPulledCallSchema, body);
+    if (call.ok) return call.value;
+    this.#o.log.warn({ field: call.error.details['field'] }, 'relay sent a malformed call');
+    return undefined;
+  }
+
+  /**
+   * Serve one pulled call through the node's app and post its result. Returns the next
+   * call when the relay handed one over in the reply to a whole result.
+   */
+  async #serve(call: RelayPulledCall): Promise<RelayPulledCall | undefined> {
     const body = Buffer.from(call.body_b64, 'base64');
     let res;
     try {
@@ -242,13 +266,12 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
       });
     } catch {
       const err = new IicpProtocolError('backend_error', 'the node could not serve the call');
-      await this.#postWhole(
+      return this.#postWhole(
         call,
         err.status,
         { 'content-type': 'application/json; charset=utf-8' },
         Buffer.from(JSON.stringify(err.toWire())),
       );
-      return;
     }
     this.served += 1;
     const headers = relayHeaders(res.headers);
@@ -259,20 +282,28 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
         // aborts the backend request (the app listens for the reply's `close`).
         (res.raw.res as unknown as { destroy(): void }).destroy();
       });
-      return;
+      return undefined;
     }
-    await this.#postWhole(call, res.statusCode, headers, await collect(stream));
+    return this.#postWhole(call, res.statusCode, headers, await collect(stream));
   }
 
+  /**
+   * `POST /v1/relay/result` with the whole reply. While the worker is active it asks
+   * for its next call in the same exchange (`next_wait_ms`, issue 11): the relay then
+   * answers 200 with a call, or 204 after that short wait (an older relay: 204 at once)
+   * and the loop goes back to a plain pull. The wait is short because a draining worker
+   * waits for it; a pull parked the usual way keeps the session alive meanwhile.
+   */
   async #postWhole(
     call: RelayPulledCall,
     status: number,
     headers: Record<string, string>,
     body: Buffer,
-  ): Promise<void> {
-    await this.#o.http
+  ): Promise<RelayPulledCall | undefined> {
+    const wantNext = this.active;
+    const res = await this.#o.http
       .request({
-        url: `${this.session.relayUrl}/v1/relay/result`,
+        url: `${this.session.relayUrl}/v1/relay/result${wantNext ? `?next_wait_ms=${NEXT_CALL_WAIT_MS}` : ''}`,
         method: 'POST',
         body: {
           session_id: this.session.sessionId,
@@ -281,10 +312,12 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
           headers,
           body_b64: body.toString('base64'),
         },
-        timeoutMs: 30_000,
+        timeoutMs: 30_000 + (wantNext ? NEXT_CALL_WAIT_MS : 0),
         throwOnHttpError: false,
+        maxResponseBytes: MAX_PULL_BYTES,
       })
       .catch(() => undefined); // the consumer or the session went away; nothing to answer
+    return res?.status === 200 ? this.#parseCall(res.body) : undefined;
   }
 
   /** `POST /v1/relay/result/stream`: the reply body is piped as the request body. */

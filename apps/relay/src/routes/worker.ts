@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyRequest } from '@iicp/http';
+import type { FastifyReply, FastifyRequest } from '@iicp/http';
 import type { IicpFastifyInstance } from '@iicp/http';
 import { IicpProtocolError } from '@iicp/wire';
 import { z } from 'zod';
@@ -19,6 +19,7 @@ import {
   RelayBindResponseSchema,
   RelayHeadersSchema,
   RelayPullQuerySchema,
+  RelayResultQuerySchema,
   RelayResultRequestSchema,
   RelayUnbindRequestSchema,
   RequestIdSchema,
@@ -104,6 +105,51 @@ export function workerRoutes(app: IicpFastifyInstance, ctx: RelayContext): void 
     },
   );
 
+  /**
+   * Park a long-poll on `reply`: it answers 200 with the next call for the session, or
+   * 204 when none came within `waitMs` (or, with `errors`, the error that ended the
+   * session). Returns the reply for the handler to return.
+   */
+  const park = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: Session,
+    waitMs: number,
+    errors: boolean,
+  ): FastifyReply => {
+    let settled = false;
+    const socket = request.raw.socket;
+    const waiter: PullWaiter = {
+      deliver(call) {
+        if (settled || socket.destroyed) return false;
+        settled = true;
+        metrics.bytesToWorker.value += Buffer.byteLength(call.body_b64, 'base64');
+        void reply
+          .code(200)
+          .header('content-type', 'application/json; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(JSON.stringify(call));
+        return true;
+      },
+      end(err) {
+        if (settled) return;
+        settled = true;
+        if (err && errors) void reply.send(err);
+        else void reply.code(204).header('cache-control', 'no-store').send();
+      },
+    };
+    const cancel = hub.pull(session, waiter, waitMs);
+    if (!settled) {
+      reply.raw.once('close', () => {
+        if (!settled) {
+          settled = true;
+          cancel();
+        }
+      });
+    }
+    return reply;
+  };
+
   app.get(
     '/v1/relay/pull',
     { schema: { querystring: RelayPullQuerySchema } },
@@ -113,44 +159,14 @@ export function workerRoutes(app: IicpFastifyInstance, ctx: RelayContext): void 
         request.query.wait_ms ?? settings.pullMaxWaitMs,
         settings.pullMaxWaitMs,
       );
-      let settled = false;
-      const socket = request.raw.socket;
-      const waiter: PullWaiter = {
-        deliver(call) {
-          if (settled || socket.destroyed) return false;
-          settled = true;
-          metrics.bytesToWorker.value += Buffer.byteLength(call.body_b64, 'base64');
-          void reply
-            .code(200)
-            .header('content-type', 'application/json; charset=utf-8')
-            .header('cache-control', 'no-store')
-            .send(JSON.stringify(call));
-          return true;
-        },
-        end(err) {
-          if (settled) return;
-          settled = true;
-          if (err) void reply.send(err);
-          else void reply.code(204).header('cache-control', 'no-store').send();
-        },
-      };
-      const cancel = hub.pull(session, waiter, waitMs);
-      if (!settled) {
-        reply.raw.once('close', () => {
-          if (!settled) {
-            settled = true;
-            cancel();
-          }
-        });
-      }
-      return reply;
+      return park(request, reply, session, waitMs, true);
     },
   );
 
   app.post(
     '/v1/relay/result',
     {
-      schema: { body: RelayResultRequestSchema },
+      schema: { body: RelayResultRequestSchema, querystring: RelayResultQuerySchema },
       // base64 grows bytes by 4/3; leave room for the JSON around it.
       bodyLimit: Math.ceil((settings.maxResponseBytes * 4) / 3) + 64 * 1024,
     },
@@ -170,7 +186,16 @@ export function workerRoutes(app: IicpFastifyInstance, ctx: RelayContext): void 
           call.sink.sendBuffered(status, headers, chunk);
           hub.complete(call);
           recordLatency(call, resultAt);
-          return reply.code(204).send();
+          // `?next_wait_ms=`: the worker takes its next call in this reply (D-044 "as
+          // built", issue 11), one exchange per call instead of a result and a pull.
+          const nextWait = request.query.next_wait_ms;
+          if (nextWait === undefined) return reply.code(204).send();
+          try {
+            return park(request, reply, session, Math.min(nextWait, settings.pullMaxWaitMs), false);
+          } catch {
+            // Too many parked pulls: the result is in; the worker pulls the usual way.
+            return reply.code(204).send();
+          }
         }
         call.stream = call.sink.startStream(status, headers);
         call.state = 'streaming';
