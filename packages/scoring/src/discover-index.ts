@@ -139,6 +139,7 @@ class IntentShard {
   /** Bit j set when the node lists the shard's model id j (< 32); rarer models use `models`. */
   modelMask = new Uint32Array(16);
   windows: (readonly CompiledWindow[] | null)[] = [];
+  /** Model ids ≥ 32 the node lists (the rest are in `modelMask`), or null. */
   models: (Int32Array | null)[] = [];
   modalities: (readonly string[] | null)[] = [];
   /** How many records have each clamped max_concurrent: the largest is found from the top. */
@@ -249,13 +250,10 @@ class IntentShard {
       this.blockModels[b] = models;
       wider = true;
     }
-    const ids = this.models[i];
-    if (ids && this.blockRareModels[b] === 0)
-      for (let j = 0; j < ids.length; j++)
-        if (ids[j]! >= 32) {
-          this.blockRareModels[b] = 1;
-          wider = true;
-        }
+    if (this.models[i] !== null && this.blockRareModels[b] === 0) {
+      this.blockRareModels[b] = 1;
+      wider = true;
+    }
     if (this.mult[i]! < this.blockMinMult[b]!) {
       this.blockMinMult[b] = this.mult[i]!;
       wider = true;
@@ -377,12 +375,17 @@ class IntentShard {
     this.region[i] = regionId;
     this.setMultiplier(i, effectiveMultiplier(node), existed);
     this.windows[i] = compileWindows(node.availability);
-    const ids =
-      models && models.length > 0 ? Int32Array.from(models, (m) => this.modelId(m)) : null;
-    this.models[i] = ids;
     let mask = 0;
-    if (ids) for (const id of ids) if (id < 32) mask |= 1 << id;
+    let rare: number[] | null = null;
+    if (models)
+      for (const m of models) {
+        const id = this.modelId(m);
+        if (id < 32) mask |= 1 << id;
+        else (rare ??= []).push(id);
+      }
     this.modelMask[i] = mask >>> 0;
+    // Most nodes list only models the mask covers: no per-node array for them.
+    this.models[i] = rare === null ? null : Int32Array.from(rare);
     this.modalities[i] = modalities && modalities.length > 0 ? modalities : null;
     this.flags[i] =
       (node.available ? AVAILABLE : 0) | (node.allowRemoteInference === true ? CIP : 0);
