@@ -18,12 +18,13 @@ import type { DirectoryDatabase } from './storage/schema.ts';
 import {
   sameRegistration,
   withDynamics,
-  type AddressSighting,
   type ChallengeRotation,
+  type ChallengeState,
   type HeartbeatRow,
   type NodeDynamics,
   type NodeStore,
   type StoredNode,
+  type VersionedSighting,
 } from './storage/node-store.ts';
 
 /** One authenticated heartbeat, ready to write. */
@@ -134,27 +135,16 @@ export class HeartbeatWriter {
     const challenges: (string | undefined)[] = inputs.map(() => undefined);
     const ok = (i: HeartbeatInput): boolean =>
       written.get(i.node.nodeId)?.tokenVersion === i.node.tokenVersion;
-    await this.store.db.transaction().execute(async (trx: Kysely<DirectoryDatabase>) => {
-      for (const [id, d] of await this.store.heartbeatMany(trx, [...rows.values()])) {
-        written.set(id, d);
-      }
-      for (const row of rows.values()) {
-        if (written.has(row.nodeId)) continue;
-        // Not active at that version: dormant (rare) comes back with its event.
-        const d = await this.store.reactivate(trx, row);
-        if (d) {
-          written.set(row.nodeId, d);
-          reactivated.add(row.nodeId);
-        }
-      }
-      if (written.size === 0) return;
-      const sightings = new Map<string, AddressSighting>();
+    /** Coalesced sightings per node, version and IP of the heartbeats `keep` selects. */
+    const sightings = (keep: (i: HeartbeatInput) => boolean): VersionedSighting[] => {
+      const out = new Map<string, VersionedSighting>();
       for (const i of inputs) {
-        if (!ok(i)) continue;
-        const key = `${i.node.nodeId} ${i.observedIp}`;
-        const s = sightings.get(key);
-        sightings.set(key, {
+        if (!keep(i)) continue;
+        const key = `${i.node.nodeId} ${i.node.tokenVersion} ${i.observedIp}`;
+        const s = out.get(key);
+        out.set(key, {
           nodeId: i.node.nodeId,
+          tokenVersion: i.node.tokenVersion,
           ip: i.observedIp,
           event: 'heartbeat',
           firstSeen: Math.min(s?.firstSeen ?? i.now, i.now),
@@ -162,36 +152,67 @@ export class HeartbeatWriter {
           count: (s?.count ?? 0) + 1,
         });
       }
-      await this.store.recordAddresses(trx, [...sightings.values()]);
-      const states = await this.store.challengeStates(trx, [...written.keys()]);
-      if (states.length === 0) return;
-      const rotations: ChallengeRotation[] = [];
-      for (const st of states) {
-        let proved: string | null = null;
-        let first = true;
-        let last: ChallengeRotation | undefined;
-        for (let k = 0; k < inputs.length; k++) {
-          const i = inputs[k]!;
-          if (i.node.nodeId !== st.nodeId || !ok(i)) continue;
-          // Only a node's first heartbeat in the batch can answer the stored challenge:
-          // the ones after it answer a PONG the node has not received yet.
-          if (
-            first &&
-            i.challengeResponse !== undefined &&
-            st.challenge !== null &&
-            challengeProved(this.accounting, st.sealedHmacKey, st.challenge, i.challengeResponse)
-          ) {
-            proved = st.challenge;
-          }
-          first = false;
-          const challenge = newHeartbeatChallenge();
-          challenges[k] = challenge;
-          last = { nodeId: st.nodeId, challenge, provedChallenge: proved, now: i.now };
+      return [...out.values()];
+    };
+    /** Dormant rows (rare) come back with their event, their sightings and challenges. */
+    const reactivate = async (
+      trx: Kysely<DirectoryDatabase>,
+      missed: readonly HeartbeatRow[],
+    ): Promise<ChallengeState[]> => {
+      const back: string[] = [];
+      for (const row of missed) {
+        if (written.has(row.nodeId)) continue;
+        const d = await this.store.reactivate(trx, row);
+        if (d) {
+          written.set(row.nodeId, d);
+          reactivated.add(row.nodeId);
+          back.push(row.nodeId);
         }
-        if (last) rotations.push(last);
       }
-      await this.store.rotateChallenges(trx, rotations);
-    });
+      if (back.length === 0) return [];
+      await this.store.recordAddresses(
+        trx,
+        sightings((i) => reactivated.has(i.node.nodeId) && ok(i)),
+      );
+      return this.store.challengeStates(trx, back);
+    };
+    if (this.store.postgres) {
+      // One statement for the common case; dormant nodes and challenges after it.
+      const first = await this.store.heartbeatManyPostgres(
+        [...rows.values()],
+        sightings(() => true),
+      );
+      for (const [id, d] of first.written) written.set(id, d);
+      const states = first.challenges;
+      const missed = [...rows.values()].filter((r) => !written.has(r.nodeId));
+      if (missed.length > 0) {
+        states.push(...(await this.store.db.transaction().execute((t) => reactivate(t, missed))));
+      }
+      const rotations = this.#rotations(inputs, states, ok, challenges);
+      if (rotations.length > 0) await this.store.rotateChallenges(this.store.db, rotations);
+    } else {
+      await this.store.db.transaction().execute(async (trx: Kysely<DirectoryDatabase>) => {
+        for (const [id, d] of await this.store.heartbeatMany(trx, [...rows.values()])) {
+          written.set(id, d);
+        }
+        const back = await reactivate(
+          trx,
+          [...rows.values()].filter((r) => !written.has(r.nodeId)),
+        );
+        if (written.size === 0) return;
+        await this.store.recordAddresses(
+          trx,
+          sightings((i) => ok(i) && !reactivated.has(i.node.nodeId)),
+        );
+        const states = await this.store.challengeStates(
+          trx,
+          [...written.keys()].filter((id) => !reactivated.has(id)),
+        );
+        const all = [...states, ...back];
+        const rotations = this.#rotations(inputs, all, ok, challenges);
+        if (rotations.length > 0) await this.store.rotateChallenges(trx, rotations);
+      });
+    }
     // Committed: apply each write to the node this instance holds, exactly as the row now
     // reads, unless a newer registration arrived meanwhile (then the route re-reads).
     const applied = new Map<string, StoredNode | undefined>();
@@ -216,5 +237,43 @@ export class HeartbeatWriter {
           }
         : undefined,
     );
+  }
+
+  /**
+   * The next challenge of each node with credentials (only the latest counts, D-055),
+   * and the challenge its response proved. Fills `challenges` per input.
+   */
+  #rotations(
+    inputs: readonly HeartbeatInput[],
+    states: readonly ChallengeState[],
+    ok: (i: HeartbeatInput) => boolean,
+    challenges: (string | undefined)[],
+  ): ChallengeRotation[] {
+    const rotations: ChallengeRotation[] = [];
+    for (const st of states) {
+      let proved: string | null = null;
+      let first = true;
+      let last: ChallengeRotation | undefined;
+      for (let k = 0; k < inputs.length; k++) {
+        const i = inputs[k]!;
+        if (i.node.nodeId !== st.nodeId || !ok(i)) continue;
+        // Only a node's first heartbeat in the batch can answer the stored challenge:
+        // the ones after it answer a PONG the node has not received yet.
+        if (
+          first &&
+          i.challengeResponse !== undefined &&
+          st.challenge !== null &&
+          challengeProved(this.accounting, st.sealedHmacKey, st.challenge, i.challengeResponse)
+        ) {
+          proved = st.challenge;
+        }
+        first = false;
+        const challenge = newHeartbeatChallenge();
+        challenges[k] = challenge;
+        last = { nodeId: st.nodeId, challenge, provedChallenge: proved, now: i.now };
+      }
+      if (last) rotations.push(last);
+    }
+    return rotations;
   }
 }

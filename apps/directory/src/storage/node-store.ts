@@ -270,6 +270,15 @@ export interface AddressSighting {
   readonly count: number;
 }
 
+/** An address sighting of a heartbeat authenticated at `tokenVersion`. */
+export interface VersionedSighting extends AddressSighting {
+  readonly tokenVersion: number;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Rows per multi-row statement: well under SQLite's 32,766 bound parameters. */
 const BATCH_ROWS = 1000;
 
@@ -511,6 +520,80 @@ export class NodeStore {
     return this.#postgres;
   }
 
+  /** Whether this store runs on PostgreSQL. */
+  get postgres(): boolean {
+    return this.#isPostgres();
+  }
+
+  /**
+   * PostgreSQL: the common case of a group commit as one statement, so one round trip
+   * and atomic on its own: the UPDATE of every active node at its authenticated version,
+   * the address-history upsert of the sightings of the rows it updated, and the
+   * outstanding challenges of those nodes. Rows it did not update are the caller's
+   * (dormant, rotated, gone), as with {@link heartbeatMany}.
+   */
+  async heartbeatManyPostgres(
+    rows: readonly HeartbeatRow[],
+    sightings: readonly VersionedSighting[],
+  ): Promise<{ written: Map<string, NodeDynamics>; challenges: ChallengeState[] }> {
+    const written = new Map<string, NodeDynamics>();
+    const challenges: ChallengeState[] = [];
+    const returning = sql.join(DYNAMIC_COLUMNS.map((c) => sql.ref(`nodes.${c}`)));
+    for (const part of chunks(rows, BATCH_ROWS)) {
+      const ids = new Set(part.map((r) => r.nodeId));
+      // A fixed row order keeps concurrent instances from locking rows in opposite orders.
+      const sp = sightings
+        .filter((x) => ids.has(x.nodeId))
+        .sort((a, b) => compareText(a.nodeId, b.nodeId) || compareText(a.ip, b.ip));
+      const res = await sql<DynamicRow & { c_challenge: string | null; c_hmac_key: string | null }>`
+        with v as (
+          select * from unnest(${part.map((r) => r.nodeId)}::text[],
+            ${part.map((r) => r.tokenVersion)}::integer[],
+            ${part.map((r) => r.load)}::double precision[],
+            ${part.map((r) => r.activeJobs)}::integer[],
+            ${part.map((r) => (r.available ? 1 : 0))}::integer[],
+            ${part.map((r) => r.observedIp)}::text[],
+            ${part.map((r) => r.now)}::bigint[])
+            as v(node_id, token_version, load, active_jobs, available, observed_ip, ts)
+        ), u as (
+          update nodes set load = v.load, active_jobs = v.active_jobs, available = v.available,
+            last_seen = v.ts, dormant_since = null, status = 'active',
+            observed_ip = v.observed_ip, updated_at = v.ts
+          from v where nodes.node_id = v.node_id and nodes.token_version = v.token_version
+            and nodes.status = 'active'
+          returning ${returning}
+        ), s as (
+          select * from unnest(${sp.map((x) => x.nodeId)}::text[],
+            ${sp.map((x) => x.tokenVersion)}::integer[],
+            ${sp.map((x) => x.ip)}::text[],
+            ${sp.map((x) => x.firstSeen)}::bigint[],
+            ${sp.map((x) => x.lastSeen)}::bigint[],
+            ${sp.map((x) => x.count)}::integer[])
+            with ordinality as s(node_id, token_version, ip, first_seen, last_seen, seen_count, k)
+        ), a as (
+          insert into address_history (node_id, ip, event, first_seen, last_seen, seen_count)
+          select s.node_id, s.ip, 'heartbeat', s.first_seen, s.last_seen, s.seen_count
+          from s join u on u.node_id = s.node_id and u.token_version = s.token_version
+          order by s.k
+          on conflict (node_id, ip, event) do update set last_seen = excluded.last_seen,
+            seen_count = address_history.seen_count + excluded.seen_count
+        )
+        select u.*, c.challenge as c_challenge, c.hmac_key as c_hmac_key
+        from u left join node_credentials c on c.node_id = u.node_id`.execute(this.db);
+      for (const r of res.rows) {
+        written.set(r.node_id, toDynamics(r));
+        if (r.c_hmac_key !== null) {
+          challenges.push({
+            nodeId: r.node_id,
+            challenge: r.c_challenge,
+            sealedHmacKey: r.c_hmac_key,
+          });
+        }
+      }
+    }
+    return { written, challenges };
+  }
+
   /**
    * Group commit of heartbeats (run inside the caller's transaction): one statement
    * applies every row whose node is active and still at the authenticated token
@@ -612,16 +695,8 @@ export class NodeStore {
     sightings: readonly AddressSighting[],
   ): Promise<void> {
     // A fixed row order keeps concurrent instances from locking rows in opposite orders.
-    const sorted = [...sightings].sort((a, b) =>
-      a.nodeId === b.nodeId
-        ? a.ip < b.ip
-          ? -1
-          : a.ip > b.ip
-            ? 1
-            : 0
-        : a.nodeId < b.nodeId
-          ? -1
-          : 1,
+    const sorted = [...sightings].sort(
+      (a, b) => compareText(a.nodeId, b.nodeId) || compareText(a.ip, b.ip),
     );
     for (const part of chunks(sorted, BATCH_ROWS)) {
       await db
