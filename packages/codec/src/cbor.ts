@@ -388,7 +388,8 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
   // disagree). Below 24 entries the head is one byte whatever the count: patched after.
   if (n < 24) {
     ensure(1);
-    const at = pos++;
+    // Relative to the message start: a longer buffer (ensure) moves the message to 0.
+    const at = pos++ - base;
     let count = 0;
     for (let i = 0; i < n; i++) {
       const x = obj[keys[i]!];
@@ -397,7 +398,7 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
       writeText(keys[i]!);
       writeValue(x, depth + 1);
     }
-    slab[at] = 0xa0 | count;
+    slab[base + at] = 0xa0 | count;
     return;
   }
   const values = new Array<unknown>(n);

@@ -223,6 +223,22 @@ describe('encodeCbor writes what prepare + cbor-x wrote', () => {
     expect([hex(small), hex(large)]).toEqual(keep);
   });
 
+  it('large values that outgrow the scratch buffer mid-message, after earlier results', () => {
+    const sizes = [10, 5_000, 70_000, 100, 300_000, 4_000, 1_100_000, 20];
+    const kept: [Uint8Array, string][] = [];
+    for (const n of sizes) {
+      for (const v of [
+        { a: 'x'.repeat(n) },
+        { z: [1, { y: '\u00e9'.repeat(n >> 1) }], a: new Uint8Array(n).fill(7) },
+      ]) {
+        const bytes = encodeCbor(v);
+        expect(hex(bytes)).toBe(hex(referenceEncodeCbor(v)));
+        kept.push([bytes, hex(bytes)]);
+      }
+    }
+    for (const [bytes, h] of kept) expect(hex(bytes)).toBe(h);
+  });
+
   it('a getter that encodes while an encode is running gets its own bytes', () => {
     const inner = { n: 1 };
     const outer = {
