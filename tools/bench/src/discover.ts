@@ -24,6 +24,7 @@ import {
   type ResultRow,
 } from './harness.ts';
 import { startScript, stop } from './procs.ts';
+import { keepSeededNodesLive } from './keep-live.ts';
 import { CHAT_INTENT, dataDirFor, seedDirectory, startDirectory } from './seed.ts';
 
 const args = parseArgs();
@@ -39,6 +40,7 @@ await withTempDir('iicp-bench-discover-', async (dir) => {
     const dataDir = dataDirFor(dir, count);
     const t0 = performance.now();
     await seedDirectory(dataDir, count);
+    await keepSeededNodesLive(dataDir);
     const seedS = (performance.now() - t0) / 1000;
     const t1 = performance.now();
     const directory = await startDirectory(dataDir);

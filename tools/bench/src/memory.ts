@@ -21,6 +21,7 @@ import {
 } from './harness.ts';
 import { startMesh } from './mesh.ts';
 import { stop } from './procs.ts';
+import { keepSeededNodesLive } from './keep-live.ts';
 import { CHAT_INTENT, dataDirFor, seedDirectory, startDirectory } from './seed.ts';
 
 const args = parseArgs();
@@ -35,6 +36,7 @@ await withTempDir('iicp-bench-mem-', async (dir) => {
   for (const count of COUNTS) {
     const dataDir = dataDirFor(dir, count);
     await seedDirectory(dataDir, count);
+    await keepSeededNodesLive(dataDir);
     const directory = await startDirectory(dataDir);
     try {
       await settle();
