@@ -101,7 +101,9 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function relay(opts: { requireTicket?: boolean } = {}): Promise<ScriptedRelay> {
+async function relay(
+  opts: { requireTicket?: boolean; nextCall?: boolean } = {},
+): Promise<ScriptedRelay> {
   const r = await startScriptedRelay(opts);
   relays.push(r);
   return r;
@@ -144,6 +146,32 @@ describe('relay-worker link', () => {
     const refused = (await r.call('/v1/task', callBody({ auth: undefined }))) as RelayedResult;
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body.toString())).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+
+  it('takes its next call in the reply to a result, and still works with relays that answer 204', async () => {
+    h = await startNode();
+    for (const nextCall of [true, false]) {
+      const r = await relay({ nextCall });
+      link = new RelayLink({
+        relay: r.url,
+        http,
+        app: h.app,
+        concurrency: 1,
+        workerId: () => NODE_ID,
+        nodeToken: () => undefined,
+        log: logSink(),
+      });
+      await link.connect();
+      // One loop: the second call can only reach it in the reply to the first result
+      // (nextCall relay) or through the plain pull that follows a 204.
+      const first = (await r.call('/v1/task', callBody())) as RelayedResult;
+      const second = (await r.call('/v1/task', callBody())) as RelayedResult;
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(r.resultQueries[0]).toMatch(/^\?next_wait_ms=\d+$/);
+      expect(r.nextCallReplies).toBe(nextCall ? 1 : 0);
+      await link.stop();
+      link = undefined;
+    }
   });
 
   it('streams lifecycle events as a streamed upload: the first token arrives before the last', async () => {

@@ -37,6 +37,10 @@ export interface ScriptedRelay {
   /** Require a ticket at bind (401 `ticket_required` without one). */
   requireTicket: boolean;
   unbinds: number;
+  /** Calls handed over in the reply to a result (`nextCall` relays only). */
+  readonly nextCallReplies: number;
+  /** The query string of every whole result posted. */
+  readonly resultQueries: string[];
   /** Queue a consumer call and resolve with the whole result, or the streamed one. */
   call(
     path: string,
@@ -53,7 +57,7 @@ interface Pending {
 }
 
 export async function startScriptedRelay(
-  opts: { requireTicket?: boolean } = {},
+  opts: { requireTicket?: boolean; nextCall?: boolean } = {},
 ): Promise<ScriptedRelay> {
   const binds: BindRecord[] = [];
   const sessions = new Map<string, string>();
@@ -61,7 +65,13 @@ export async function startScriptedRelay(
   const parked: ((p: Pending) => void)[] = [];
   const waiting = new Map<string, Pending>();
   let url = '';
-  const self = { requireTicket: opts.requireTicket ?? false, unbinds: 0 };
+  const self = {
+    requireTicket: opts.requireTicket ?? false,
+    unbinds: 0,
+    nextCall: opts.nextCall ?? false,
+    nextCallReplies: 0,
+    resultQueries: [] as string[],
+  };
 
   const send = (res: ServerResponse, status: number, body?: unknown): void => {
     if (body === undefined) {
@@ -79,6 +89,38 @@ export async function startScriptedRelay(
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
+  }
+
+  /** Answer with the next call (200), or 204 after `wait` ms. */
+  async function park(res: ServerResponse, wait: number, afterResult: boolean): Promise<void> {
+    const deliver = (p: Pending): void => {
+      waiting.set(String(p.call.request_id), p);
+      if (afterResult) self.nextCallReplies += 1;
+      send(res, 200, p.call);
+    };
+    const next = queue.shift();
+    if (next) return deliver(next);
+    await new Promise<void>((done) => {
+      const taker = (p: Pending): void => {
+        clearTimeout(timer);
+        deliver(p);
+        done();
+      };
+      const timer = setTimeout(() => {
+        parked.splice(parked.indexOf(taker), 1);
+        send(res, 204);
+        done();
+      }, wait);
+      // A worker waiting in its result reply is served first (as apps/relay does).
+      if (afterResult) parked.unshift(taker);
+      else parked.push(taker);
+      res.once('close', () => {
+        const i = parked.indexOf(taker);
+        if (i >= 0) parked.splice(i, 1);
+        clearTimeout(timer);
+        done();
+      });
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -101,33 +143,7 @@ export async function startScriptedRelay(
     if (req.method === 'GET' && u.pathname === '/v1/relay/pull') {
       const sid = req.headers.authorization?.replace(/^Bearer /, '');
       if (!sessionOf(sid)) return err(res, 404, 'not_found');
-      const wait = Number(u.searchParams.get('wait_ms') ?? 25_000);
-      const next = queue.shift();
-      const deliver = (p: Pending): void => {
-        waiting.set(String(p.call.request_id), p);
-        send(res, 200, p.call);
-      };
-      if (next) return deliver(next);
-      await new Promise<void>((done) => {
-        const taker = (p: Pending): void => {
-          clearTimeout(timer);
-          deliver(p);
-          done();
-        };
-        const timer = setTimeout(() => {
-          parked.splice(parked.indexOf(taker), 1);
-          send(res, 204);
-          done();
-        }, wait);
-        parked.push(taker);
-        res.once('close', () => {
-          const i = parked.indexOf(taker);
-          if (i >= 0) parked.splice(i, 1);
-          clearTimeout(timer);
-          done();
-        });
-      });
-      return;
+      return park(res, Number(u.searchParams.get('wait_ms') ?? 25_000), false);
     }
     if (req.method === 'POST' && u.pathname === '/v1/relay/result') {
       const b = JSON.parse((await readBody(req)).toString()) as {
@@ -140,6 +156,10 @@ export async function startScriptedRelay(
       if (!p) return err(res, 404, 'not_found');
       waiting.delete(b.request_id);
       p.resolve({ status: b.status, headers: b.headers, body: Buffer.from(b.body_b64, 'base64') });
+      const nextWait = u.searchParams.get('next_wait_ms');
+      self.resultQueries.push(u.search);
+      // The next call in the reply (apps/relay's `next_wait_ms`), when enabled.
+      if (self.nextCall && nextWait !== null) return park(res, Number(nextWait), true);
       return send(res, 204);
     }
     if (req.method === 'POST' && u.pathname === '/v1/relay/result/stream') {
@@ -203,6 +223,10 @@ export async function startScriptedRelay(
     get unbinds() {
       return self.unbinds;
     },
+    get nextCallReplies() {
+      return self.nextCallReplies;
+    },
+    resultQueries: self.resultQueries,
     call(path, body, headers = {}) {
       return new Promise((resolve) => {
         const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
