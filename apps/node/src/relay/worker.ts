@@ -104,10 +104,21 @@ function isStreamed(contentType: string): boolean {
   return /^(text\/event-stream|application\/x-ndjson)/i.test(contentType);
 }
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** The whole body. Events rather than `for await`: no async iterator per relayed call. */
+function collect(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
+    stream.once('error', reject);
+    stream.once('close', () => {
+      if (!ended) reject(new Error('the reply stream closed before its end'));
+    });
+  });
 }
 
 export type RelayWorkerEvents = {
