@@ -325,9 +325,23 @@ export class RelayHub {
         details: { retry_after: 1 },
       });
     }
-    session.waiters.push(waiter);
+    // The parked entry clears its own timer however it ends (delivered, timed out, the
+    // session dropped): a pending 25 s timer would otherwise keep a shutting-down relay
+    // process alive until it fired.
+    const entry: PullWaiter = {
+      deliver: (call) => {
+        const ok = waiter.deliver(call);
+        if (ok) clearTimeout(timer);
+        return ok;
+      },
+      end: (err) => {
+        clearTimeout(timer);
+        waiter.end(err);
+      },
+    };
+    session.waiters.push(entry);
     const timer = setTimeout(() => {
-      const i = session.waiters.indexOf(waiter);
+      const i = session.waiters.indexOf(entry);
       if (i >= 0) session.waiters.splice(i, 1);
       session.lastSeen = Math.max(session.lastSeen, this.now());
       waiter.end();
@@ -335,7 +349,7 @@ export class RelayHub {
     // The cancel function: the worker's connection went away.
     return () => {
       clearTimeout(timer);
-      const i = session.waiters.indexOf(waiter);
+      const i = session.waiters.indexOf(entry);
       if (i >= 0) {
         session.waiters.splice(i, 1);
         session.lastSeen = Math.max(session.lastSeen, this.now());
