@@ -7,7 +7,13 @@
  * small-order public key is refused. noble's `verify` is permissive unless told
  * `zip215: false`, so this is the only place in the project that calls it.
  */
-import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
@@ -41,9 +47,44 @@ export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
   return ed25519.getPublicKey(secretKey);
 }
 
-/** Deterministic RFC 8032 signature (64 bytes). */
+/** DER PKCS#8 prefix of a raw Ed25519 seed (RFC 8410 §7). */
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+/**
+ * Native private keys by the seed array they were imported from, with a copy of the
+ * seed they were made of. Signers (the directory key) pass the same array every time,
+ * so the import is paid once; an array changed in place is imported again; the WeakMap
+ * lets a dropped seed take its key object with it.
+ */
+const signingKeys = new WeakMap<Uint8Array, { seed: Buffer; key: KeyObject }>();
+
+function nativeSigningKey(secretKey: Uint8Array): KeyObject {
+  const held = signingKeys.get(secretKey);
+  if (held && held.seed.equals(secretKey)) return held.key;
+  const der = Buffer.alloc(PKCS8_PREFIX.length + secretKey.length);
+  der.set(PKCS8_PREFIX);
+  der.set(secretKey, PKCS8_PREFIX.length);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  der.fill(0);
+  signingKeys.set(secretKey, { seed: Buffer.from(secretKey), key });
+  return key;
+}
+
+/**
+ * Deterministic RFC 8032 signature (64 bytes). Signed in OpenSSL (`node:crypto`):
+ * Ed25519 signatures are deterministic, so the bytes are the ones any RFC 8032
+ * implementation produces (pinned against noble by a property test), ~20× faster.
+ */
 export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return ed25519.sign(message, secretKey);
+  if (secretKey.length !== ED25519_SECRET_KEY_LENGTH) {
+    throw new RangeError(
+      `an Ed25519 secret key is ${ED25519_SECRET_KEY_LENGTH} bytes, got ${secretKey.length}`,
+    );
+  }
+  const sig = nodeSign(null, message, nativeSigningKey(secretKey));
+  return new Uint8Array(sig.buffer, sig.byteOffset, sig.length);
 }
 
 /** The group order L (RFC 8032 §5.1): a canonical S is below it. */

@@ -148,3 +148,36 @@ describe('Ed25519: strict verification (decision: RFC 8032 strict, not ZIP-215)'
     );
   });
 });
+
+describe('ed25519Sign (native)', () => {
+  it('produces the same bytes as the reference implementation for any seed and message', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 512 }),
+        (seed, message) => {
+          expect(Buffer.from(ed25519Sign(message, seed)).toString('hex')).toBe(
+            Buffer.from(ed25519.sign(message, seed)).toString('hex'),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('signs with the seed array it is given each time, even after that array changes', () => {
+    const seed = new Uint8Array(32).fill(7);
+    const message = new TextEncoder().encode('iicp');
+    const first = ed25519Sign(message, seed);
+    expect(Buffer.from(first)).toEqual(Buffer.from(ed25519.sign(message, seed)));
+    seed.fill(9);
+    expect(Buffer.from(ed25519Sign(message, seed))).toEqual(
+      Buffer.from(ed25519.sign(message, seed)),
+    );
+    expect(Buffer.from(ed25519Sign(message, seed))).not.toEqual(Buffer.from(first));
+  });
+
+  it('refuses a secret key that is not 32 bytes', () => {
+    expect(() => ed25519Sign(new Uint8Array(1), new Uint8Array(31))).toThrow(RangeError);
+  });
+});
