@@ -346,14 +346,44 @@ function sortKeys(keys: string[]): string[] {
 interface Shape {
   readonly keys: readonly string[];
   readonly sorted: string[];
+  /**
+   * Each sorted key as CBOR text (head and UTF-8), copied instead of encoded again;
+   * undefined when a key holds a lone surrogate (its bytes then depend on its length,
+   * see writeText).
+   */
+  readonly encoded: Uint8Array[] | undefined;
 }
 const SHAPE_CACHE_MAX = 512;
 const SHAPE_KEYS_MAX = 32;
 const SHAPE_CHARS_MAX = 1024;
 const shapes = new Map<string, Shape[]>();
 let shapeCount = 0;
+/** The encoded keys of the shape `sortedKeysOf` last returned, if it was cached. */
+let shapeKeys: Uint8Array[] | undefined;
+
+/** Every key's CBOR encoding, or undefined if one is not well-formed UTF-16. */
+function encodeKeys(keys: readonly string[]): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  for (const k of keys) {
+    const utf8 = Buffer.from(k, 'utf8');
+    if (utf8.toString('utf8') !== k) return undefined;
+    out.push(encodeKey(utf8));
+  }
+  return out;
+}
+
+/** A text key's CBOR encoding: a shortest head and its UTF-8 (as `writeText` writes). */
+function encodeKey(utf8: Uint8Array): Uint8Array {
+  const n = utf8.length;
+  const head = n < 24 ? [0x60 | n] : n < 0x100 ? [0x78, n] : [0x79, n >> 8, n & 0xff];
+  const out = new Uint8Array(head.length + n);
+  out.set(head, 0);
+  out.set(utf8, head.length);
+  return out;
+}
 
 function sortedKeysOf(obj: object): string[] {
+  shapeKeys = undefined;
   const keys = Object.keys(obj);
   const n = keys.length;
   if (n < 2) return keys;
@@ -365,6 +395,7 @@ function sortedKeysOf(obj: object): string[] {
       const cached = list[s]!.keys;
       if (cached.length !== n) continue;
       for (let i = 1; i < n; i++) if (cached[i] !== keys[i]) continue outer;
+      shapeKeys = list[s]!.encoded;
       return list[s]!.sorted;
     }
   }
@@ -373,7 +404,7 @@ function sortedKeysOf(obj: object): string[] {
   for (let i = 0; i < n; i++) chars += keys[i]!.length;
   if (shapeCount < SHAPE_CACHE_MAX && chars <= SHAPE_CHARS_MAX) {
     shapeCount++;
-    const shape = { keys, sorted };
+    const shape = { keys, sorted, encoded: encodeKeys(sorted) };
     if (list) list.push(shape);
     else shapes.set(first, [shape]);
   }
@@ -382,6 +413,7 @@ function sortedKeysOf(obj: object): string[] {
 
 function writeObject(obj: Record<string, unknown>, depth: number): void {
   const keys = sortedKeysOf(obj);
+  const encoded = shapeKeys;
   const n = keys.length;
   // Like JSON, a property whose value is undefined is absent, so the count is known only
   // after reading every value, and each is read once (two reads of a getter could
@@ -395,7 +427,8 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
       const x = obj[keys[i]!];
       if (x === undefined) continue;
       count++;
-      writeText(keys[i]!);
+      if (encoded === undefined) writeText(keys[i]!);
+      else writeKey(encoded[i]!);
       writeValue(x, depth + 1);
     }
     slab[base + at] = 0xa0 | count;
@@ -412,9 +445,19 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
   for (let i = 0; i < n; i++) {
     const x = values[i];
     if (x === undefined) continue;
-    writeText(keys[i]!);
+    if (encoded === undefined) writeText(keys[i]!);
+    else writeKey(encoded[i]!);
     writeValue(x, depth + 1);
   }
+}
+
+function writeKey(k: Uint8Array): void {
+  const n = k.length;
+  ensure(n);
+  const b = slab;
+  const at = pos;
+  for (let i = 0; i < n; i++) b[at + i] = k[i]!;
+  pos = at + n;
 }
 
 function writeValue(v: unknown, depth: number): void {

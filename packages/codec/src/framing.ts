@@ -235,6 +235,9 @@ export function checkFrameHeader(
   return undefined;
 }
 
+/** The empty rest of a chunk read whole. */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Incremental frame decoder for a byte stream cut at arbitrary points. `push` takes a
  * chunk and returns the frames it completed. Errors are thrown as soon as they are
@@ -312,7 +315,8 @@ export class FrameReader {
       });
       off = start + length;
     }
-    return off === 0 ? chunk : chunk.subarray(off);
+    // Consumed whole (the common case): no empty view of the chunk is made for the rest.
+    return off === 0 ? chunk : off === n ? NO_BYTES : chunk.subarray(off);
   }
 
   /** Call when the stream ends: throws `truncated_header`/`truncated_payload` on leftovers. */

@@ -194,6 +194,39 @@ describe('encodeCbor writes what prepare + cbor-x wrote', () => {
     );
   });
 
+  it('on objects whose key sequence was seen before (cached order and key bytes)', () => {
+    // The same keys twice or more, with fresh values: the second encode takes the cached
+    // shape, whose keys are copied as encoded bytes unless one is a lone surrogate.
+    const entriesArb = fc.uniqueArray(
+      fc.oneof(
+        keyArb,
+        fc.constantFrom('\ud800', 'a\udfff', '\ud83d\ude00', 'é', 'k'.repeat(30), 'k'.repeat(70)),
+      ),
+      { minLength: 2, maxLength: 8 },
+    );
+    fc.assert(
+      fc.property(
+        entriesArb,
+        fc.array(fc.array(leafArb, { minLength: 8, maxLength: 8 }), {
+          minLength: 2,
+          maxLength: 3,
+        }),
+        fc.boolean(),
+        (keys, rows, nullProto) => {
+          for (const row of rows) {
+            const obj = objectOf(
+              keys.map((k, i) => [k, row[i]]),
+              nullProto,
+            );
+            pinEncode(obj);
+            pinEncode({ outer: obj, list: [obj, obj] });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('on values that cannot be encoded, with the same error', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic['self'] = cyclic;
