@@ -1,3 +1,4 @@
+import { markAsUntransferable } from 'node:worker_threads';
 import { Encoder, Tag } from 'cbor-x';
 import { decodeStrict } from './cbor-decode.ts';
 import { CodecError } from './errors.ts';
@@ -185,11 +186,23 @@ function prepare(v: unknown, depth: number): unknown {
 // before (pinned by a property test against that path, test/support/reference-cbor.ts);
 // only Maps still take that path.
 const SLAB_BYTES = 16 * 1024;
-/** Results up to this size are copied out of the scratch buffer (Buffer's pool size / 2). */
+/**
+ * Results up to this size are copied out of a scratch buffer grown for a large message
+ * (so that a small result does not keep megabytes alive); from a standard one they are
+ * handed out as views, like Buffer's own pool but without the copy.
+ */
 const SMALL_RESULT_BYTES = 4096;
-let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+
+/** A scratch buffer; results are views of it, so it must never be detached. */
+function newSlab(size: number): Buffer {
+  const b = Buffer.allocUnsafeSlow(size);
+  markAsUntransferable(b.buffer);
+  return b;
+}
+
+let slab = newSlab(SLAB_BYTES);
 let slabView = new DataView(slab.buffer, slab.byteOffset, slab.length);
-/** Where the current message starts: bytes before it were handed out as large results. */
+/** Where the current message starts: bytes before it were handed out as results. */
 let base = 0;
 let pos = 0;
 
@@ -199,7 +212,7 @@ function ensure(n: number): void {
   // Four times what is needed, like cbor-x: the next large messages fit without moving.
   const used = pos - base;
   const size = Math.max(SLAB_BYTES, Math.ceil(((used + n) * 4) / 4096) * 4096);
-  const next = Buffer.allocUnsafeSlow(size);
+  const next = newSlab(size);
   slab.copy(next, 0, base, pos);
   slab = next;
   slabView = new DataView(next.buffer, next.byteOffset, next.length);
@@ -549,7 +562,7 @@ function encodeSlow(value: unknown, opts: CborEncodeOptions): Uint8Array {
 
 function encodeFast(value: unknown, opts: CborEncodeOptions): Uint8Array {
   if (slab.length - base < 2048) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slab = newSlab(SLAB_BYTES);
     slabView = new DataView(slab.buffer, slab.byteOffset, slab.length);
     base = 0;
   }
@@ -566,13 +579,12 @@ function encodeFast(value: unknown, opts: CborEncodeOptions): Uint8Array {
     slab[base + 2] = opts.tag! & 0xff;
   }
   const n = pos - base;
-  if (n <= SMALL_RESULT_BYTES) {
-    // Small: copied out (into Node's shared pool), and the scratch space is reused.
+  if (n <= SMALL_RESULT_BYTES && slab.length > SLAB_BYTES) {
     const out = Buffer.allocUnsafe(n);
     slab.copy(out, 0, base, pos);
     return out;
   }
-  // Large: a view of the scratch buffer, which is never written there again.
+  // A view of the scratch buffer, which is never written there again.
   const out = slab.subarray(base, pos);
   base = Math.min(Math.ceil(pos / 8) * 8, slab.length);
   return out;

@@ -272,6 +272,30 @@ describe('encodeCbor writes what prepare + cbor-x wrote', () => {
     for (const [bytes, h] of kept) expect(hex(bytes)).toBe(h);
   });
 
+  it('small results, handed out as views of the scratch buffer, never overlap', () => {
+    fc.assert(
+      fc.property(fc.array(envelopeArb, { minLength: 20, maxLength: 80 }), (envs) => {
+        const kept = envs.map((v) => encodeCbor(v));
+        envs.forEach((v, i) => expect(hex(kept[i]!)).toBe(hex(referenceEncodeCbor(v))));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('a small result does not keep a scratch buffer grown for a large message alive', () => {
+    encodeCbor({ a: 'x'.repeat(1_000_000) });
+    const small = encodeCbor({ b: 1 });
+    expect(small.buffer.byteLength).toBeLessThanOrEqual(16 * 1024);
+    expect(hex(small)).toBe(hex(referenceEncodeCbor({ b: 1 })));
+  });
+
+  it('transferring a result does not detach the scratch buffer later results live in', () => {
+    const first = encodeCbor({ a: 1 });
+    structuredClone(first.buffer, { transfer: [first.buffer as ArrayBuffer] });
+    expect(hex(first)).toBe(hex(referenceEncodeCbor({ a: 1 })));
+    expect(hex(encodeCbor({ b: 'two' }))).toBe(hex(referenceEncodeCbor({ b: 'two' })));
+  });
+
   it('a getter that encodes while an encode is running gets its own bytes', () => {
     const inner = { n: 1 };
     const outer = {
