@@ -277,7 +277,8 @@ export class FrameReader {
       this.buffered += chunk.length;
     }
     try {
-      for (;;) {
+      // Nothing buffered (every frame of the chunk read in place): nothing to look at.
+      while (this.buffered > 0) {
         if (this.pendingLength < 0) {
           const head = this.peek(Math.min(this.buffered, FRAME_HEADER_BYTES));
           this.pendingLength = readHeaderLength(head, this.limits);
@@ -332,7 +333,7 @@ export class FrameReader {
   /** The next n buffered bytes without consuming them (copied only across chunks). */
   private peek(n: number): Uint8Array {
     const first = this.chunks[0];
-    if (first === undefined || n === 0) return new Uint8Array(0);
+    if (first === undefined || n === 0) return NO_BYTES;
     if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n);
     const out = new Uint8Array(n);
     let filled = 0;
