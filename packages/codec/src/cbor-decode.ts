@@ -144,7 +144,8 @@ function textItem(len: number, start: number): string {
   if (len > end - pos) invalid('text string runs past the end', start);
   const s = pos;
   const e = s + len;
-  let ascii = len <= 64;
+  // Short and medium text is usually ASCII: a scan here spares a view and a native call.
+  let ascii = len <= 256;
   if (ascii) {
     for (let i = s; i < e; i++) {
       if (src[i]! >= 0x80) {

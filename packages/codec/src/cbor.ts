@@ -193,9 +193,12 @@ const SLAB_BYTES = 16 * 1024;
  */
 const SMALL_RESULT_BYTES = 4096;
 
+/** Buffer's own UTF-8 writer (what `write` calls after checking its arguments). */
+type Slab = Buffer & { utf8Write(s: string, offset: number, length: number): number };
+
 /** A scratch buffer; results are views of it, so it must never be detached. */
-function newSlab(size: number): Buffer {
-  const b = Buffer.allocUnsafeSlow(size);
+function newSlab(size: number): Slab {
+  const b = Buffer.allocUnsafeSlow(size) as Slab;
   markAsUntransferable(b.buffer);
   return b;
 }
@@ -283,7 +286,7 @@ function writeText(s: string): void {
       }
     }
   } else {
-    p += b.write(s, p, b.length - p, 'utf8');
+    p += b.utf8Write(s, p, b.length - p);
   }
   const n = p - at - headSize;
   const need = n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
