@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { IicpLocalError } from '@iicp/wire';
 import type { DirectoryDatabase } from './schema.ts';
+import { withStatementCache } from './statement-cache.ts';
 
 export type StorageKind = 'sqlite' | 'postgres';
 
@@ -101,7 +102,10 @@ export async function openDatabase(cfg: StorageConfig): Promise<OpenedDatabase> 
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<DirectoryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Kysely prepares every query afresh; the cache compiles each distinct SQL text once.
+  const db = new Kysely<DirectoryDatabase>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   return {
     db,
     kind: 'sqlite',
