@@ -555,23 +555,38 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         }),
       );
     };
-    emit('accepted');
+    // `accepted` is written right after the backend call has been dispatched, not before:
+    // the write wakes the caller, which on a busy machine can take the CPU before the
+    // backend request is on its way (first-token latency). It is still event 0: every
+    // other event goes through `accepted()` first.
+    let acceptedSent = false;
+    const accepted = (): void => {
+      if (acceptedSent) return;
+      acceptedSent = true;
+      emit('accepted');
+    };
+    type Summary = { tokensUsed?: number; model: string; finishReason: string | null };
     try {
-      let summary: { tokensUsed?: number; model: string; finishReason: string | null };
+      let pending: Promise<Summary>;
       if (handler.kind !== 'llm' || !isStreamOperation(handler.op)) {
         // Nothing to stream incrementally: one partial with the whole result.
-        const r = await invoke();
-        emit('partial', { result: r.result });
-        summary = {
-          model: r.model,
-          finishReason: null,
-          ...(r.tokensUsed !== undefined ? { tokensUsed: r.tokensUsed } : {}),
-        };
+        pending = invoke().then((r) => {
+          accepted();
+          emit('partial', { result: r.result });
+          return {
+            model: r.model,
+            finishReason: null,
+            ...(r.tokensUsed !== undefined ? { tokensUsed: r.tokensUsed } : {}),
+          };
+        });
       } else {
-        summary = await backend!.stream(handler.op, task.payload, callOpts, (chunk) =>
-          emit('partial', { result: chunk }),
-        );
+        pending = backend!.stream(handler.op, task.payload, callOpts, (chunk) => {
+          accepted();
+          emit('partial', { result: chunk });
+        });
       }
+      accepted();
+      const summary = await pending;
       const latency = finish('success', summary.tokensUsed);
       emit('completed', {
         status: 'success',
@@ -599,6 +614,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         error: null,
       });
     } catch (err) {
+      accepted();
       if (entry.cancelled && !timedOut()) {
         finish('cancelled');
         // Cancellation is not a failure: the terminal event carries no error (§4).

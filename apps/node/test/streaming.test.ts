@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { nodeRuntime } from '../src/app.ts';
 import { SseParser } from '../src/backends/sse.ts';
+import type { Backend } from '../src/backends/types.ts';
 import { LIFECYCLE_PROFILE, type LifecycleEvent } from '../src/lifecycle.ts';
 import { gate, type Shape } from './support/scripted-backend.ts';
 import { callBody, sharedHttp, startNode, type Harness } from './support/node-app.ts';
@@ -184,5 +185,52 @@ describe('lifecycle streaming', () => {
     g.open();
     // Nothing follows the terminal event, even though the backend could now finish.
     expect(await events.next()).toBeUndefined();
+  });
+});
+
+describe('event order when the backend call is dispatched before `accepted` is written', () => {
+  /** A backend that reports its chunk, or fails, before it ever yields (no await). */
+  function eagerBackend(mode: 'chunk' | 'throw'): Backend {
+    return {
+      type: 'openai',
+      baseUrl: 'http://127.0.0.1:1',
+      operations: ['chat'],
+      listModels: () => Promise.resolve(['test-model']),
+      invoke: () => Promise.reject(new Error('not used')),
+      stream: (_op, _payload, _o, onChunk) => {
+        if (mode === 'throw') throw new Error('backend down');
+        onChunk({ choices: [{ index: 0, delta: { content: 'now' } }] });
+        return Promise.resolve({ model: 'test-model', finishReason: 'stop' });
+      },
+    };
+  }
+
+  it('sends accepted first even if a chunk arrives synchronously', async () => {
+    h = await startNode({ app: { backend: eagerBackend('chunk') } });
+    const url = await listen(h);
+    const res = await streamCall(url, streamed());
+    const events = eventReader(res.body!);
+    const seen: [number, string][] = [];
+    for (let ev = await events.next(); ev; ev = await events.next())
+      seen.push([ev.sequence, ev.event]);
+    expect(seen).toEqual([
+      [0, 'accepted'],
+      [1, 'partial'],
+      [2, 'completed'],
+    ]);
+  });
+
+  it('sends accepted before failed when the backend throws synchronously', async () => {
+    h = await startNode({ app: { backend: eagerBackend('throw') } });
+    const url = await listen(h);
+    const res = await streamCall(url, streamed());
+    const events = eventReader(res.body!);
+    const seen: [number, string][] = [];
+    for (let ev = await events.next(); ev; ev = await events.next())
+      seen.push([ev.sequence, ev.event]);
+    expect(seen).toEqual([
+      [0, 'accepted'],
+      [1, 'failed'],
+    ]);
   });
 });
