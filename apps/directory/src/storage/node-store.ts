@@ -14,6 +14,7 @@ import {
   registerPayload,
 } from './event-payloads.ts';
 import { LOCAL_CHAIN, PUBLISHED_CHAIN, type EventLog } from './event-log.ts';
+import { compactRecord, intern } from './intern.ts';
 import { migrateToLatest, pingDatabase, type MigrationReport } from './migrations.ts';
 import type { DirectoryDatabase, NodeStatus, NodesTable } from './schema.ts';
 
@@ -94,6 +95,8 @@ export interface AddressRecord {
 }
 
 function toStored(r: Selectable<NodesTable>): StoredNode {
+  // Repeated strings shared across the nodes held in memory (see intern.ts).
+  const region = intern(r.region);
   let record: Record<string, unknown>;
   try {
     record = JSON.parse(r.record) as Record<string, unknown>;
@@ -106,8 +109,8 @@ function toStored(r: Selectable<NodesTable>): StoredNode {
     tokenLookup: r.token_lookup,
     tokenVersion: Number(r.token_version),
     endpoint: r.endpoint,
-    region: r.region,
-    record,
+    region,
+    record: compactRecord(record, { nodeId: r.node_id, endpoint: r.endpoint, region }),
     load: Number(r.load),
     activeJobs: Number(r.active_jobs),
     available: Number(r.available) === 1,
@@ -117,7 +120,7 @@ function toStored(r: Selectable<NodesTable>): StoredNode {
     completedTasksCount: Number(r.completed_tasks_count),
     lastMetricsBatchId: r.last_metrics_batch_id,
     observedIp: r.observed_ip,
-    status: r.status,
+    status: intern(r.status) as NodeStatus,
     livenessRttMs: r.liveness_rtt_ms === null ? null : Number(r.liveness_rtt_ms),
     registeredAt: Number(r.registered_at),
     updatedAt: Number(r.updated_at),
@@ -185,7 +188,7 @@ function toDynamics(r: DynamicRow): NodeDynamics {
     nodeId: r.node_id,
     tokenVersion: Number(r.token_version),
     registeredAt: Number(r.registered_at),
-    status: r.status,
+    status: intern(r.status) as NodeStatus,
     load: Number(r.load),
     activeJobs: Number(r.active_jobs),
     available: Number(r.available) === 1,
