@@ -541,6 +541,9 @@ function writeValue(v: unknown, depth: number): void {
  * Plain objects encode as text-keyed maps; use a `Map` for integer keys (native
  * frames, iicp-framing.md §4.2). Uint8Array is a byte string; Date is RFC 3339 text;
  * object properties holding `undefined` are omitted.
+ *
+ * The result is a Buffer that, like Node's pooled Buffers, may be a view of a larger
+ * buffer shared with other results: mind `byteOffset` when reading `.buffer`.
  */
 export function encodeCbor(value: unknown, opts: CborEncodeOptions = {}): Uint8Array {
   // Called again from inside an encode (a getter, toISOString): the scratch buffer is
