@@ -4,7 +4,7 @@
  * decode). Plain `process.hrtime.bigint()` loops with a warm-up; results are a
  * Markdown table on stdout (copy it into docs/benchmarks.md).
  *
- * Run: npm run bench:codec
+ * Run: npm run bench:codec [-- --quick]
  */
 import { cpus } from 'node:os';
 import {
@@ -16,9 +16,12 @@ import {
   encodeFrame,
   encodeJson,
 } from '@iicp/codec';
+import { emitResult, parseArgs, type ResultRow } from './harness.ts';
 
-const WARMUP_MS = 150;
-const MEASURE_MS = 700;
+const args = parseArgs();
+/** `--quick` (the smoke test): a few milliseconds per row, enough to prove the script. */
+const WARMUP_MS = args.quick ? 5 : 150;
+const MEASURE_MS = args.quick ? 20 : 700;
 
 let sink = 0;
 
@@ -71,6 +74,7 @@ const SIZES: [string, number][] = [
 
 const results: Result[] = [];
 const ratios: string[] = [];
+const ratioRows: ResultRow[] = [];
 for (const [label, n] of SIZES) {
   const env = taskEnvelope(n);
   const json = encodeJson(env);
@@ -98,9 +102,16 @@ for (const [label, n] of SIZES) {
     },
     cbor.length + 12,
   );
+  const ratio = frameRt.opsPerSec / jsonRt.opsPerSec;
   ratios.push(
-    `${label}: framing + CBOR round trip is ${(frameRt.opsPerSec / jsonRt.opsPerSec).toFixed(2)}× the JSON round trip (encoded sizes: JSON ${json.length} B, CBOR ${cbor.length} B)`,
+    `${label}: framing + CBOR round trip is ${ratio.toFixed(2)}× the JSON round trip (encoded sizes: JSON ${json.length} B, CBOR ${cbor.length} B)`,
   );
+  ratioRows.push({
+    name: `round trip ratio, ${label}`,
+    cbor_frame_to_json: ratio,
+    json_bytes: json.length,
+    cbor_bytes: cbor.length,
+  });
 }
 
 // Framing alone: encode 10 KiB frames, and read a 4 MiB stream delivered in 64 KiB chunks.
@@ -138,3 +149,11 @@ for (const r of results)
 console.log('');
 for (const line of ratios) console.log(`- ${line}`);
 if (sink === -1) console.log('');
+emitResult('codec', args, [
+  ...results.map((r) => ({
+    name: `${r.name}, ${r.size}`,
+    ops_per_s: r.opsPerSec,
+    mb_per_s: r.mbPerSec,
+  })),
+  ...ratioRows,
+]);

@@ -7,6 +7,7 @@
  * Run: npm run bench:scoring. Prints a Markdown table; numbers are per operation.
  */
 import { performance } from 'node:perf_hooks';
+import { emitResult, parseArgs, type ResultRow } from './harness.ts';
 import {
   DiscoverIndex,
   rankCandidates,
@@ -80,8 +81,12 @@ const queries: { name: string; q: DiscoverQueryInput }[] = [
   },
 ];
 
+const args = parseArgs();
 const rows: string[] = [];
-const sizes = [1_000, 10_000, 100_000];
+const resultRows: ResultRow[] = [];
+/** `--quick` (the smoke test): the smallest population with few runs. */
+const sizes = args.quick ? [1_000] : [1_000, 10_000, 100_000];
+const quickRuns = (n: number): number => (args.quick ? Math.min(n, 20) : n);
 for (const n of sizes) {
   const nodes = population(n, n);
   const index = new DiscoverIndex();
@@ -96,7 +101,7 @@ for (const n of sizes) {
   const hb = measure(() => {
     const node = nodes[h++ % n]!;
     churn.heartbeat(node.nodeId, { lastSeenMs: NOW, load: (h % 100) / 100, available: true });
-  }, 20_000);
+  }, quickRuns(20_000));
 
   for (const { name, q } of queries) {
     const check = index.query(q);
@@ -104,8 +109,16 @@ for (const n of sizes) {
     if (JSON.stringify(check) !== JSON.stringify(ref))
       throw new Error(`index and reference disagree at n=${n}`);
     const bruteRuns = n >= 100_000 ? 15 : n >= 10_000 ? 60 : 300;
-    const brute = measure(() => rankCandidates(nodes, q), bruteRuns, 5);
-    const ix = measure(() => index.query(q), n >= 100_000 ? 200 : 2000);
+    const brute = measure(() => rankCandidates(nodes, q), quickRuns(bruteRuns), 5);
+    const ix = measure(() => index.query(q), quickRuns(n >= 100_000 ? 200 : 2000));
+    resultRows.push({
+      name: `${n} candidates, ${name}`,
+      reference_median_us: brute.median,
+      index_median_us: ix.median,
+      index_p99_us: ix.p99,
+      upsert_us: buildUs,
+      heartbeat_us: hb.median,
+    });
     rows.push(
       `| ${n.toLocaleString('en-US')} | ${name} | ${fmt(brute.median)} | ${fmt(ix.median)} | ${fmt(ix.p99)} | ${(brute.median / ix.median).toFixed(0)}× | ${fmt(buildUs)} | ${fmt(hb.median)} |`,
     );
@@ -120,3 +133,4 @@ console.log(
 );
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
+emitResult('scoring', args, resultRows);

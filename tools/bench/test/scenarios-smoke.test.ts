@@ -140,6 +140,30 @@ describe('bench scenarios, --quick', () => {
   );
 
   it.concurrent(
+    'codec: JSON vs CBOR at three sizes, framing, round-trip ratios',
+    async () => {
+      const { code, out, result } = await runQuick('codec');
+      expect(code, out.slice(-2000)).toBe(0);
+      expect(out).toContain('| Operation | Payload | ops/s | MB/s |');
+      for (const size of ['100 B', '10 KiB', '1 MiB'])
+        for (const op of ['JSON round trip', 'CBOR + frame round trip'])
+          expectRows(result!, `${op}, ${size}`, ['ops_per_s', 'mb_per_s']);
+      expectRows(result!, 'round trip ratio', ['cbor_frame_to_json', 'json_bytes'], 3);
+    },
+    110_000,
+  );
+
+  it.concurrent(
+    'scoring: reference rank vs the discover index (identical results checked)',
+    async () => {
+      const { code, out, result } = await runQuick('scoring');
+      expect(code, out.slice(-2000)).toBe(0);
+      expectRows(result!, '1000 candidates', ['reference_median_us', 'index_median_us'], 2);
+    },
+    110_000,
+  );
+
+  it.concurrent(
     'memory: directory, node and proxy RSS',
     async () => {
       const { code, out, result } = await runQuick('memory');
