@@ -30,7 +30,10 @@ export class Upkeep {
   /** Load every current node into the index (start-up). */
   async warm(): Promise<void> {
     const now = this.ctx.now();
-    for (const n of await this.ctx.store.listCurrent()) indexNode(this.ctx, n);
+    // Paged, so only one page of rows is alive at a time (see listCurrentPages).
+    for await (const page of this.ctx.store.listCurrentPages()) {
+      for (const n of page) indexNode(this.ctx, n);
+    }
     this.#lastRefresh = now;
   }
 

@@ -192,6 +192,26 @@ describe.each(BACKENDS)('NodeStore on %s', (kind: BackendName) => {
     expect(counts.active).toBeGreaterThanOrEqual(1);
   });
 
+  it('pages through the current nodes exactly as listCurrent lists them', async () => {
+    for (let i = 0; i < 7; i++) await store.insert(newNode(`pg-${i}`));
+    await store.deregister('pg-3', (await store.get('pg-3'))!.tokenVersion, T0 + 1);
+    const all = await store.listCurrent();
+    for (const size of [1, 3, all.length, all.length + 5]) {
+      const paged = [];
+      for await (const page of store.listCurrentPages(size)) {
+        expect(page.length).toBeGreaterThan(0);
+        expect(page.length).toBeLessThanOrEqual(size);
+        paged.push(...page);
+      }
+      const ids = paged.map((n) => n.nodeId);
+      expect(ids).toEqual([...ids].sort());
+      expect(ids).not.toContain('pg-3');
+      const byId = (a: { nodeId: string }, b: { nodeId: string }) =>
+        a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
+      expect(paged).toEqual([...all].sort(byId));
+    }
+  });
+
   it('answers the readiness ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -284,6 +284,8 @@ function compareText(a: string, b: string): number {
 
 /** Rows per multi-row statement: well under SQLite's 32,766 bound parameters. */
 const BATCH_ROWS = 1000;
+/** Rows per page of {@link NodeStore.listCurrentPages}. */
+const WARM_PAGE_ROWS = 2000;
 
 function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
@@ -1086,6 +1088,29 @@ export class NodeStore {
       .where('status', '!=', 'deregistered')
       .execute();
     return rows.map(toStored);
+  }
+
+  /**
+   * Every non-deregistered node, a page at a time in node id order (index warm-up on
+   * start): with 100,000 nodes one SELECT of them all held every row object and its
+   * record text at once, a peak the process's RSS kept long after the rows were garbage.
+   */
+  async *listCurrentPages(pageSize: number = WARM_PAGE_ROWS): AsyncGenerator<StoredNode[]> {
+    let after: string | undefined;
+    for (;;) {
+      let q = this.db
+        .selectFrom('nodes')
+        .selectAll()
+        .where('status', '!=', 'deregistered')
+        .orderBy('node_id')
+        .limit(pageSize);
+      if (after !== undefined) q = q.where('node_id', '>', after);
+      const rows = await q.execute();
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.node_id;
+      yield rows.map(toStored);
+      if (rows.length < pageSize) return;
+    }
   }
 
   /** Totals by status (cheap; for /stats and readiness). */
