@@ -5,10 +5,10 @@
  * instances the connections are split evenly over both (one autocannon per instance, run
  * at the same time); req/s is the sum, latencies are the slower instance's.
  *
- * PostgreSQL is seeded through the directory's storage layer (`openDatabase` on the
- * database URL, the app's own migrations), with the same deterministic population as
- * seed.ts: 6 regions, 4 models, spread loads and reputations, `last_seen` ahead of now
- * so the nodes stay live without background heartbeats.
+ * PostgreSQL is seeded through the directory's storage layer by seed.ts (the same
+ * deterministic population as the discover scenario: 6 regions, 4 models, spread loads
+ * and reputations, `last_seen` ahead of now so the nodes stay live without heartbeats);
+ * the instances share seed.ts's fixed bench signing key.
  *
  * On a machine with few cores the second instance competes with the first (and with
  * PostgreSQL and the load generator) for the same CPUs: expect it to show its overhead
@@ -16,9 +16,8 @@
  *
  * Run: npm run bench:scaling [-- --quick]
  */
-import { migrateToLatest, openDatabase } from '@iicp/directory';
 import { createTestDatabase, startTestPostgres } from '@iicp/directory/testing';
-import { startApp, type AppProcess } from '@iicp/tools-e2e';
+import type { AppProcess } from '@iicp/tools-e2e';
 import {
   cannon,
   emitResult,
@@ -34,108 +33,20 @@ import {
   type ResultRow,
 } from './harness.ts';
 import { stop } from './procs.ts';
-import { benchNodeId, CHAT_INTENT } from './seed.ts';
+import { CHAT_INTENT, seedDirectory, startDirectory } from './seed.ts';
 
 const args = parseArgs();
 const NODES = args.quick ? 1_000 : 10_000;
 const CONNECTIONS = [8, 64];
 const QUERY = `/v1/discover?intent=${encodeURIComponent(CHAT_INTENT)}&limit=10`;
-const REGIONS = ['eu-west', 'eu-central', 'us-east', 'us-west', 'ap-south', 'global'];
-const MODELS = ['llama-3-8b', 'llama-3-70b', 'mistral-7b', 'qwen-2-7b'];
-/** Live for the whole run, however long the instances take to start (no heartbeats). */
-const LIVE_AHEAD_MS = 3_600_000;
-const BATCH = 400;
-/** The instances' shared directory key (a fixed bench-only seed, never a real key). */
-const BENCH_SIGNING_KEY = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb';
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Seed `count` live nodes into the PostgreSQL database at `url` (migrating it first). */
-async function seedPostgres(url: string, count: number): Promise<void> {
-  const opened = await openDatabase({ databaseUrl: url });
-  try {
-    await migrateToLatest(opened.db as never);
-    const rand = rng(42);
-    const now = Date.now();
-    for (let start = 0; start < count; start += BATCH) {
-      const rows = [];
-      for (let i = start; i < Math.min(count, start + BATCH); i++) {
-        const nodeId = benchNodeId(i);
-        const region = REGIONS[i % REGIONS.length]!;
-        const models = [MODELS[i % MODELS.length]!, MODELS[(i + 1) % MODELS.length]!];
-        const maxConcurrent = 1 + Math.floor(rand() * 16);
-        const endpoint = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9484`;
-        const record = {
-          node_id: nodeId,
-          endpoint,
-          region,
-          capabilities: [{ intent: CHAT_INTENT, models, input_modalities: ['text'] }],
-          limits: { max_concurrent: maxConcurrent },
-          pricing: { credit_cost_multiplier: 0.5 + Math.round(rand() * 10) / 10 },
-          cip_conformance_level: 'CIP-None',
-        };
-        const activeJobs = Math.floor(rand() * maxConcurrent);
-        rows.push({
-          node_id: nodeId,
-          token_hash: '!',
-          token_lookup: '!',
-          token_version: 1,
-          endpoint,
-          region,
-          record: JSON.stringify(record),
-          load: activeJobs / maxConcurrent,
-          active_jobs: activeJobs,
-          available: 1,
-          last_seen: now + LIVE_AHEAD_MS,
-          dormant_since: null,
-          reputation: Math.round((0.3 + rand() * 0.7) * 1000) / 1000,
-          completed_tasks_count: Math.floor(rand() * 10_000),
-          last_metrics_batch_id: null,
-          observed_ip: null,
-          status: 'active' as const,
-          liveness_rtt_ms: Math.round(rand() * 50),
-          registered_at: now,
-          updated_at: now,
-        });
-      }
-      await opened.db.insertInto('nodes').values(rows).execute();
-    }
-  } finally {
-    await opened.close();
-  }
-}
 
 async function startInstance(databaseUrl: string): Promise<{ proc: AppProcess; url: string }> {
-  const proc = startApp(
-    'directory',
-    [
-      'serve',
-      '--port',
-      '0',
-      '--database-url',
-      databaseUrl,
-      '--allow-private-endpoints',
-      '--log-level',
-      'warn',
-    ],
-    { IICP_DIRECTORY_SIGNING_KEY: BENCH_SIGNING_KEY },
-  );
-  const url = (await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  const res = await fetch(`${url}${QUERY}`);
+  const started = await startDirectory({ databaseUrl });
+  const res = await fetch(`${started.url}${QUERY}`);
   const listed = ((await res.json()) as { count?: number }).count;
   if (res.status !== 200 || listed !== 10)
     throw new Error(`discover answered ${res.status} with ${listed} nodes`);
-  return { proc, url };
+  return started;
 }
 
 /** Load spread evenly over the instances, at the same time; rps summed. */
@@ -164,7 +75,7 @@ const instances: { proc: AppProcess; url: string }[] = [];
 try {
   const databaseUrl = await createTestDatabase(pg.url, 'iicp_bench_scaling');
   const t0 = performance.now();
-  await seedPostgres(databaseUrl, NODES);
+  await seedDirectory({ databaseUrl }, NODES);
   const seedS = (performance.now() - t0) / 1000;
   const rows: ResultRow[] = [];
   const lines: string[][] = [];
