@@ -110,12 +110,10 @@ const calls = valid.chain((r) =>
 
 describe('fastTaskRequest', () => {
   it('returns what TaskRequestSchema returns (value and key order), or defers to it', () => {
-    let taken = 0;
     fc.assert(
       fc.property(calls, (input) => {
         const fast = fastTaskRequest(input);
         if (fast === undefined) return;
-        taken++;
         const slow = TaskRequestSchema.safeParse(input);
         expect(slow.success).toBe(true);
         expect(fast).toStrictEqual(slow.data);
@@ -123,7 +121,10 @@ describe('fastTaskRequest', () => {
       }),
       { numRuns: 500 },
     );
-    expect(taken).toBeGreaterThan(100);
+    // The generators must reach the fast path often enough to pin it: counted on a
+    // fixed-seed sample of the same generator, so this check cannot flake.
+    const sample = fc.sample(calls, { numRuns: 500, seed: 42 });
+    expect(sample.filter((x) => fastTaskRequest(x) !== undefined).length).toBeGreaterThan(100);
   });
 
   it('takes the fast path for the CALL the client sends after CX opening', () => {

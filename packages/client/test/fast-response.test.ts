@@ -111,12 +111,10 @@ const nearValid = fc
 
 describe('fastTaskResponse', () => {
   it('returns what TaskResponseSchema returns (value and key order), or defers to it', () => {
-    let taken = 0;
     fc.assert(
       fc.property(fc.oneof(response, shuffled, nearValid), (input) => {
         const fast = fastTaskResponse(input);
         if (fast === undefined) return;
-        taken++;
         const slow = TaskResponseSchema.safeParse(input);
         expect(slow.success).toBe(true);
         expect(fast).toStrictEqual(slow.data);
@@ -126,8 +124,10 @@ describe('fastTaskResponse', () => {
       }),
       { numRuns: 500 },
     );
-    // The generators must reach the fast path often enough to pin it.
-    expect(taken).toBeGreaterThan(50);
+    // The generators must reach the fast path often enough to pin it: counted on a
+    // fixed-seed sample of the same generator, so this check cannot flake.
+    const sample = fc.sample(fc.oneof(response, shuffled, nearValid), { numRuns: 500, seed: 42 });
+    expect(sample.filter((x) => fastTaskResponse(x) !== undefined).length).toBeGreaterThan(50);
   });
 
   it('takes the fast path for the answers nodes send', () => {
