@@ -25,10 +25,11 @@ const ask = (p: TestProxy) =>
 
 describe('failover through @iicp/client', () => {
   it('slow, 503 and healthy nodes: the answer comes from the healthy one (PROXY-ROUTE-03, PROXY-TIMEOUT-01)', async () => {
-    // timeout_ms 100 with no grace: the slow node times out on the client side at once.
+    // timeout_ms 1500 with no grace: the hanging node times out on the client side, while
+    // the other two answer well within it even on a slow, busy machine.
     proxy = await startProxy(
       [hanging, failing(503, 'service_unavailable'), llmNode({ parts: ['ok'] })],
-      { timeoutMs: 100, attemptGraceMs: 0 },
+      { timeoutMs: 1500, attemptGraceMs: 0 },
     );
     const [slow, unavailable, healthy] = proxy.nodes as [
       NonNullable<TestProxy['nodes'][0]>,
