@@ -1002,46 +1002,67 @@ export class NodeStore {
    * known node (and an EVICT for each dormant one), so the log covers the whole state
    * from genesis. A no-op once the published chain holds any event. Returns the count.
    */
-  async backfillEvents(now: number): Promise<number> {
+  async backfillEvents(now: number, pageSize: number = WARM_PAGE_ROWS): Promise<number> {
     const events = this.events;
     if (!events) return 0;
     return this.db.transaction().execute(async (trx) => {
       if ((await events.lockHead(trx, PUBLISHED_CHAIN)) !== null) return 0;
-      const rows = await trx
-        .selectFrom('nodes')
-        .selectAll()
-        .where('status', '!=', 'deregistered')
-        .orderBy('registered_at')
-        .orderBy('node_id')
-        .execute();
-      if (rows.length === 0) return 0;
-      const nodes = rows.map(toStored);
-      const logged = await events.appendMany(
-        trx,
-        nodes.map((n) => ({
-          chain: PUBLISHED_CHAIN,
-          eventType: 'REGISTER',
-          nodeId: n.nodeId,
-          payload: registerPayload(n, 'import'),
-          tsMs: now,
-        })),
-      );
-      const dormant = nodes
-        .map((n, i) => ({ n, seq: logged[i]!.seq }))
-        .filter(({ n }) => n.status === 'dormant');
-      await events.appendMany(
-        trx,
-        dormant.map(({ n, seq }) => ({
-          chain: LOCAL_CHAIN,
-          eventType: 'EVICT',
-          nodeId: n.nodeId,
-          payload: evictPayload(n.nodeId, n.lastSeen, n.dormantSince ?? now, seq),
-          tsMs: now,
-        })),
-      );
-      return nodes.length;
+      // Page by (registered_at, node_id), the order the REGISTER events take, so a large
+      // database is never held (rows, records and signed events) in memory at once.
+      let total = 0;
+      let after: { registeredAt: number; nodeId: string } | undefined;
+      for (;;) {
+        let q = trx
+          .selectFrom('nodes')
+          .selectAll()
+          .where('status', '!=', 'deregistered')
+          .orderBy('registered_at')
+          .orderBy('node_id')
+          .limit(pageSize);
+        if (after) {
+          const a = after;
+          q = q.where((eb) =>
+            eb.or([
+              eb('registered_at', '>', a.registeredAt),
+              eb.and([eb('registered_at', '=', a.registeredAt), eb('node_id', '>', a.nodeId)]),
+            ]),
+          );
+        }
+        const rows = await q.execute();
+        if (rows.length === 0) break;
+        const nodes = rows.map(toStored);
+        const logged = await events.appendMany(
+          trx,
+          nodes.map((n) => ({
+            chain: PUBLISHED_CHAIN,
+            eventType: 'REGISTER',
+            nodeId: n.nodeId,
+            payload: registerPayload(n, 'import'),
+            tsMs: now,
+          })),
+        );
+        const dormant = nodes
+          .map((n, i) => ({ n, seq: logged[i]!.seq }))
+          .filter(({ n }) => n.status === 'dormant');
+        await events.appendMany(
+          trx,
+          dormant.map(({ n, seq }) => ({
+            chain: LOCAL_CHAIN,
+            eventType: 'EVICT',
+            nodeId: n.nodeId,
+            payload: evictPayload(n.nodeId, n.lastSeen, n.dormantSince ?? now, seq),
+            tsMs: now,
+          })),
+        );
+        total += nodes.length;
+        const last = nodes[nodes.length - 1]!;
+        after = { registeredAt: last.registeredAt, nodeId: last.nodeId };
+        if (rows.length < pageSize) break;
+      }
+      return total;
     });
   }
+
 
   /** Nodes changed at or after `since` (tombstones included), for index refresh. */
   async changedSince(since: number): Promise<StoredNode[]> {
