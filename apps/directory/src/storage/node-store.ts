@@ -161,27 +161,30 @@ const DYNAMIC_COLUMNS = [
 
 type DynamicRow = Pick<Selectable<NodesTable>, (typeof DYNAMIC_COLUMNS)[number]>;
 
-/** The part of a {@link StoredNode} that {@link DYNAMIC_COLUMNS} hold. */
-export interface NodeDynamics {
-  readonly nodeId: string;
-  readonly tokenVersion: number;
-  readonly registeredAt: number;
-  readonly status: NodeStatus;
-  readonly load: number;
-  readonly activeJobs: number;
-  readonly available: boolean;
-  readonly lastSeen: number;
-  readonly dormantSince: number | null;
-  readonly reputation: number;
-  readonly completedTasksCount: number;
-  readonly lastMetricsBatchId: string | null;
-  readonly observedIp: string | null;
-  readonly livenessRttMs: number | null;
-  readonly updatedAt: number;
-  readonly operatorFingerprint: string | null;
-  readonly routeDead: boolean;
-  readonly observedLatencyMs: number | null;
-}
+/** The part of a {@link StoredNode} that {@link DYNAMIC_COLUMNS} hold (all present). */
+export type NodeDynamics = Required<
+  Pick<
+    StoredNode,
+    | 'nodeId'
+    | 'tokenVersion'
+    | 'registeredAt'
+    | 'status'
+    | 'load'
+    | 'activeJobs'
+    | 'available'
+    | 'lastSeen'
+    | 'dormantSince'
+    | 'reputation'
+    | 'completedTasksCount'
+    | 'lastMetricsBatchId'
+    | 'observedIp'
+    | 'livenessRttMs'
+    | 'updatedAt'
+    | 'operatorFingerprint'
+    | 'routeDead'
+    | 'observedLatencyMs'
+  >
+>;
 
 function toDynamics(r: DynamicRow): NodeDynamics {
   return {
@@ -1062,7 +1065,6 @@ export class NodeStore {
       return total;
     });
   }
-
 
   /** Nodes changed at or after `since` (tombstones included), for index refresh. */
   async changedSince(since: number): Promise<StoredNode[]> {
