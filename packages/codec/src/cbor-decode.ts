@@ -145,23 +145,48 @@ function textItem(len: number, start: number): string {
   const s = pos;
   const e = s + len;
   // Short and medium text is usually ASCII: a scan here spares a view and a native call.
-  let ascii = len <= 256;
-  if (ascii) {
-    for (let i = s; i < e; i++) {
-      if (src[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
+  if (len <= ASCII_SCAN_MAX && isAscii(s, e)) {
+    pos = e;
+    // Each way yields the same string; which is cheapest depends on the length.
+    if (len <= FROM_CHAR_CODE_MAX) return asciiShort(s, e);
+    return len <= LATIN1_SLICE_MAX ? text.latin1Slice(s, e) : text.utf8Slice(s, e);
   }
-  if (!ascii && !isUtf8(src.subarray(s, e))) invalid('text string is not valid UTF-8', start);
+  if (!isUtf8(src.subarray(s, e))) invalid('text string is not valid UTF-8', start);
   pos = e;
-  if (ascii && len <= 8) {
-    let out = '';
-    for (let i = s; i < e; i++) out += fromCharCode(src[i]!);
-    return out;
+  return text.utf8Slice(s, e);
+}
+
+/** Text up to this length is scanned for ASCII in JavaScript. */
+const ASCII_SCAN_MAX = 256;
+/**
+ * ASCII up to this length is built with String.fromCharCode: below 13 characters V8
+ * concatenates into a flat string, and a native call costs more than the loop.
+ */
+const FROM_CHAR_CODE_MAX = 12;
+/** Longer ASCII: latin1Slice up to this length, then utf8Slice (faster on long ASCII). */
+const LATIN1_SLICE_MAX = 48;
+
+/** True when every byte in [s, e) is below 0x80; eight bytes per test. */
+function isAscii(s: number, e: number): boolean {
+  const b = src;
+  let i = s;
+  for (; i + 8 <= e; i += 8) {
+    const or =
+      b[i]! | b[i + 1]! | b[i + 2]! | b[i + 3]! | b[i + 4]! | b[i + 5]! | b[i + 6]! | b[i + 7]!;
+    if (or >= 0x80) return false;
   }
-  return ascii ? text.latin1Slice(s, e) : text.utf8Slice(s, e);
+  for (; i < e; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+/** ASCII bytes [s, e) as a string, four characters per fromCharCode call. */
+function asciiShort(s: number, e: number): string {
+  const b = src;
+  let out = '';
+  let i = s;
+  for (; i + 4 <= e; i += 4) out += fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!);
+  for (; i < e; i++) out += fromCharCode(b[i]!);
+  return out;
 }
 
 function item(depth: number): unknown {

@@ -362,6 +362,36 @@ describe('decodeCbor decodes (and refuses) what the scan + cbor-x path did', () 
     );
   });
 
+  it('on text of every length to 300, ASCII or not, valid UTF-8 or not, as value and key', () => {
+    // Each length range of the text decoder (built by fromCharCode, latin1Slice or
+    // utf8Slice, scanned in JavaScript or checked natively) against the reference.
+    const head = (major: number, n: number): number[] =>
+      n < 24
+        ? [(major << 5) | n]
+        : n < 256
+          ? [(major << 5) | 24, n]
+          : [(major << 5) | 25, n >> 8, n & 0xff];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 0, max: 0x7f }),
+        fc.option(fc.tuple(fc.nat(), fc.integer({ min: 0x80, max: 0xff })), { nil: undefined }),
+        fc.oneof(fc.constant(''), fc.string({ unit: 'grapheme', maxLength: 3 })),
+        fc.boolean(),
+        (len, fill, odd, tail, asBuffer) => {
+          const body = new Uint8Array(len).fill(fill);
+          for (let i = 0; i < len; i++) body[i] = 0x20 + ((fill + i * 7) % 0x5f);
+          if (odd !== undefined && len > 0) body[odd[0] % len] = odd[1];
+          const utf8 = Uint8Array.from([...body, ...Buffer.from(tail)]);
+          const asValue = Uint8Array.from([...head(3, utf8.length), ...utf8]);
+          const asKey = Uint8Array.from([0xa1, ...head(3, utf8.length), ...utf8, 0x01]);
+          for (const b of [asValue, asKey]) pinDecode(asBuffer ? Buffer.from(b) : b);
+        },
+      ),
+      { numRuns: 1500, seed: 20261207 },
+    );
+  });
+
   it('keeps a leading byte order mark in long and short text', () => {
     for (const s of ['\ufeffab', `\ufeff${'x'.repeat(100)}`]) {
       expect(decodeCbor(encodeCbor(s))).toBe(s);
