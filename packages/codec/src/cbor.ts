@@ -572,28 +572,65 @@ function encodeFast(value: unknown, opts: CborEncodeOptions): Uint8Array {
     slabView = new DataView(slab.buffer, slab.byteOffset, slab.length);
     base = 0;
   }
-  pos = base;
+  // The message starts after room for a frame header (see takeFrameRoom); `ensure`
+  // moves that room along with the message.
+  pos = base + FRAME_ROOM_BYTES;
   const tagged = opts.tag !== undefined;
   // Every IICP tag is 65532–65535: a head of 3 bytes, written once the value is.
   if (tagged) pos += 3;
   writeValue(value, 0);
+  const start = base + FRAME_ROOM_BYTES;
   if (tagged) {
     if (!INFORMATIONAL_TAGS.has(opts.tag!))
       unsupported(`tag ${String(opts.tag)} is not an IICP tag`);
-    slab[base] = 0xd9;
-    slab[base + 1] = opts.tag! >> 8;
-    slab[base + 2] = opts.tag! & 0xff;
+    slab[start] = 0xd9;
+    slab[start + 1] = opts.tag! >> 8;
+    slab[start + 2] = opts.tag! & 0xff;
   }
-  const n = pos - base;
+  const n = pos - start;
   if (n <= SMALL_RESULT_BYTES && slab.length > SLAB_BYTES) {
+    roomSlab = undefined;
     const out = Buffer.allocUnsafe(n);
-    slab.copy(out, 0, base, pos);
+    slab.copy(out, 0, start, pos);
     return out;
   }
-  // A view of the scratch buffer, which is never written there again.
-  const out = slab.subarray(base, pos);
+  // A view of the scratch buffer, which is never written there again (but for a frame
+  // header in the room before it, once).
+  const out = slab.subarray(start, pos);
+  roomSlab = slab;
+  roomAt = base;
+  roomLength = n;
   base = Math.min(Math.ceil(pos / 8) * 8, slab.length);
   return out;
+}
+
+/**
+ * Bytes left free before each result that is a view of the scratch buffer: the size of
+ * a native frame header (FRAME_HEADER_BYTES of framing.ts, which imports this module).
+ */
+export const FRAME_ROOM_BYTES = 12;
+/** The scratch buffer holding the latest result, while the room before it is unused. */
+let roomSlab: Slab | undefined;
+let roomAt = 0;
+let roomLength = 0;
+
+/**
+ * For `encodeFrame`: when `payload` is exactly the latest `encodeCbor` result and the
+ * room before it is still free, claims that room (once) and returns the view of room
+ * and payload, a frame whose header the caller writes; otherwise undefined (copy it).
+ */
+export function takeFrameRoom(payload: Uint8Array): Buffer | undefined {
+  const s = roomSlab;
+  if (
+    s === undefined ||
+    payload.length !== roomLength ||
+    payload.byteOffset !== s.byteOffset + roomAt + FRAME_ROOM_BYTES ||
+    payload.buffer !== s.buffer
+  ) {
+    return undefined;
+  }
+  roomSlab = undefined;
+  return s.subarray(roomAt, roomAt + FRAME_ROOM_BYTES + roomLength);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { takeFrameRoom } from './cbor.ts';
 import { CodecError, type FrameRejectReason } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -109,6 +110,10 @@ function maxPayload(limits: FrameLimits): number {
  * Encodes one frame: magic, version, type, flags, reserved 0x00, u32 big-endian payload
  * length, payload (iicp-framing.md §1). Throws `CodecError('frame_invalid',
  * reason 'frame_too_large')` above the 16 MiB cap.
+ *
+ * When `payload` is the latest result of `encodeCbor`, framed for the first time, the
+ * header is written into room `encodeCbor` left before it, and the frame is a view that
+ * contains the payload's memory instead of a copy of it (the same bytes either way).
  */
 export function encodeFrame(frame: {
   type: number;
@@ -132,8 +137,11 @@ export function encodeFrame(frame: {
       'frame: type, flags and version must be bytes (version ≤ 15)',
     );
   }
-  // Every byte is written below, so an unzeroed (pooled, for small frames) buffer is safe.
-  const out: Uint8Array = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  // The latest encodeCbor result has room for the header before it: the frame is then
+  // written around the payload, without a copy. Otherwise every byte is written below,
+  // so an unzeroed (pooled, for small frames) buffer is safe.
+  const room = takeFrameRoom(payload);
+  const out: Uint8Array = room ?? Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   out[0] = 0x49; // "IICP" (FRAME_MAGIC)
   out[1] = 0x49;
   out[2] = 0x43;
@@ -148,7 +156,7 @@ export function encodeFrame(frame: {
   out[9] = (n >>> 16) & 0xff;
   out[10] = (n >>> 8) & 0xff;
   out[11] = n & 0xff;
-  out.set(payload, FRAME_HEADER_BYTES);
+  if (room === undefined) out.set(payload, FRAME_HEADER_BYTES);
   return out;
 }
 

@@ -14,6 +14,7 @@ import {
   readFrames,
   type Frame,
 } from '../src/index.ts';
+import { FRAME_ROOM_BYTES, encodeCbor } from '../src/cbor.ts';
 import { hex, readSpecBytes, readSpecJson, sha256Hex, unhex } from './spec-files.ts';
 
 const FIXTURE_DIR = 'research/native-ai-infrastructure/fixtures';
@@ -114,6 +115,82 @@ describe('encodeFrame', () => {
       ),
     ).toBe('frame_too_large');
     expect(() => encodeFrame({ type: 256 })).toThrow(/must be bytes/);
+  });
+});
+
+describe('encodeFrame around the latest encodeCbor result (header written into its room)', () => {
+  /** The frame built the general way: a header, then a copy of the payload. */
+  function copied(type: number, payload: Uint8Array, flags = 0): string {
+    return hex(encodeFrame({ type, payload: Uint8Array.from(payload), flags }));
+  }
+
+  it('keeps the room as big as a frame header', () => {
+    expect(FRAME_ROOM_BYTES).toBe(FRAME_HEADER_BYTES);
+  });
+
+  it('gives the bytes of the copying path, and leaves the payload and older frames intact', () => {
+    const valueArb = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string(), fc.integer())),
+      fc.uint8Array({ maxLength: 6000 }),
+      fc.array(fc.string({ maxLength: 3000 }), { maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            value: valueArb,
+            type: fc.constantFrom(MESSAGE_TYPES.CALL, MESSAGE_TYPES.RESPONSE, 0xf0),
+            flags: fc.integer({ min: 0, max: 7 }),
+            // Frame the payload again, or frame an older one, after this one.
+            again: fc.boolean(),
+            older: fc.nat(),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        (steps) => {
+          const made: { frame: Uint8Array; expected: string; payload: Uint8Array; p: string }[] =
+            [];
+          for (const s of steps) {
+            const payload = encodeCbor(s.value);
+            const p = hex(payload);
+            const frame = encodeFrame({ type: s.type, payload, flags: s.flags });
+            made.push({ frame, expected: copied(s.type, payload, s.flags), payload, p });
+            if (s.again) {
+              const t = s.type === MESSAGE_TYPES.CALL ? MESSAGE_TYPES.RESPONSE : MESSAGE_TYPES.CALL;
+              const second = encodeFrame({ type: t, payload });
+              made.push({ frame: second, expected: copied(t, payload), payload, p });
+            }
+            const old = made[s.older % made.length]!;
+            const refr = encodeFrame({ type: MESSAGE_TYPES.CALL, payload: old.payload });
+            made.push({
+              frame: refr,
+              expected: copied(MESSAGE_TYPES.CALL, old.payload),
+              payload: old.payload,
+              p: old.p,
+            });
+          }
+          for (const m of made) {
+            expect(hex(m.frame)).toBe(m.expected);
+            expect(hex(m.payload)).toBe(m.p);
+            const [f] = new FrameReader().push(m.frame);
+            expect(hex(f!.payload)).toBe(m.p);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 20261207 },
+    );
+  });
+
+  it('frames the latest result without a copy, and only once', () => {
+    const payload = encodeCbor({ task_id: 'x', n: 1 });
+    const frame = encodeFrame({ type: MESSAGE_TYPES.CALL, payload });
+    expect(frame.buffer).toBe(payload.buffer);
+    expect(frame.byteOffset + FRAME_HEADER_BYTES).toBe(payload.byteOffset);
+    const again = encodeFrame({ type: MESSAGE_TYPES.RESPONSE, payload });
+    expect(again.buffer).not.toBe(payload.buffer);
+    expect(hex(frame.subarray(0, 6))).toBe('494943500105');
+    expect(hex(again.subarray(0, 6))).toBe('494943500106');
   });
 });
 
