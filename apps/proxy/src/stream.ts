@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import type { StreamDelta } from '@iicp/client';
 import type { FastifyReply } from '@iicp/http';
 import { toProxyFailure, type ProxyFailure } from './errors.ts';
@@ -22,6 +23,14 @@ export interface StreamFormat {
  * proxies not to buffer either). A failure after the status line becomes the protocol's
  * in-band error event; a client that goes away aborts `signal`, which closes the
  * node's connection (the node takes that as cancellation).
+ *
+ * The reply still goes through `reply.send`, so the server's hooks apply as to any
+ * answer (request id, `Server-Timing`, HTTP metrics, drain-time `Connection: close`);
+ * what fastify pipes is a {@link StreamWriter}, which writes the frames to the response
+ * itself instead of running them through `Readable.from` over an async generator and a
+ * pipe (a tick or more per frame and a stream object per answer). The opening frame
+ * and the first delta leave in one write, and so do the terminal delta, the closing
+ * frames and the end of the chunked body.
  */
 export function sendStream(
   reply: FastifyReply,
@@ -29,41 +38,114 @@ export function sendStream(
   format: StreamFormat,
   signal: AbortSignal,
 ): FastifyReply {
-  async function* frames(): AsyncGenerator<string> {
-    let outcome = 'ok';
-    try {
-      // The opening frame and the first delta leave in one write: the first token is
-      // not held behind an extra chunk (same bytes on the wire).
-      let head = format.start();
-      if (started.first) head += format.delta(started.first);
-      if (head) yield head;
-      for (;;) {
-        const r = await started.rest.next();
-        if (r.done) break;
-        const d = format.delta(r.value);
-        if (d) yield d;
-      }
-      const e = format.end();
-      if (e) yield e;
-    } catch (err) {
-      if (signal.aborted) {
-        outcome = 'aborted';
-      } else {
-        const f = toProxyFailure(err);
-        outcome = f.code;
-        yield format.error(f);
-      }
-    } finally {
-      started.finish(outcome);
-      await started.rest.return?.();
-    }
-  }
   return reply
     .code(200)
     .header('content-type', format.contentType)
     .header('cache-control', 'no-cache')
     .header('x-accel-buffering', 'no')
-    .send(Readable.from(frames(), { objectMode: false }));
+    .send(new StreamWriter(started, format, signal));
+}
+
+/**
+ * What fastify's stream path needs of a payload (`pipe`, and the events
+ * `stream.finished` watches: `end` once complete, `close` without `end` when destroyed
+ * early, which fastify reports as a premature close as it did for a `Readable`).
+ */
+export class StreamWriter extends EventEmitter {
+  private destroyed = false;
+  private ended = false;
+
+  constructor(
+    private readonly started: StartedStream,
+    private readonly format: StreamFormat,
+    private readonly signal: AbortSignal,
+  ) {
+    super();
+  }
+
+  pipe<T extends NodeJS.WritableStream>(destination: T): T {
+    void this.run(destination as unknown as ServerResponse);
+    return destination;
+  }
+
+  pause(): this {
+    return this;
+  }
+
+  resume(): this {
+    return this;
+  }
+
+  /** Fastify calls this when the response closed before the stream ended. */
+  destroy(): void {
+    if (this.destroyed || this.ended) return;
+    this.destroyed = true;
+    process.nextTick(() => this.emit('close'));
+  }
+
+  private async run(res: ServerResponse): Promise<void> {
+    const { started, format } = this;
+    let outcome = 'ok';
+    let text = '';
+    try {
+      text = format.start();
+      // No first delta: the node's stream ended without one (the iterator is done).
+      let final = true;
+      if (started.first) {
+        text += format.delta(started.first);
+        final = started.first.is_final;
+      }
+      // After a terminal delta the iterator has nothing more: it is not asked again, and
+      // that delta leaves with the closing frames.
+      while (!final) {
+        if (text) await this.write(res, text);
+        text = '';
+        const r = await started.rest.next();
+        if (r.done) break;
+        text = format.delta(r.value);
+        final = r.value.is_final;
+      }
+      text += format.end();
+    } catch (err) {
+      if (this.signal.aborted) {
+        outcome = 'aborted';
+        text = '';
+      } else {
+        const f = toProxyFailure(err);
+        outcome = f.code;
+        text = format.error(f);
+      }
+    }
+    if (!this.destroyed && !res.destroyed) {
+      if (text) res.end(text);
+      else res.end();
+    }
+    if (!this.destroyed) {
+      this.ended = true;
+      this.emit('end');
+    }
+    try {
+      started.finish(outcome);
+      await started.rest.return?.();
+    } finally {
+      if (this.ended) this.emit('close');
+    }
+  }
+
+  /** One frame; waits for `drain` when the socket is backed up (or for the close). */
+  private async write(res: ServerResponse, text: string): Promise<void> {
+    if (this.destroyed || res.destroyed) return;
+    if (res.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
 }
 
 /** One server-sent event; `event` is optional (OpenAI sends data-only events). */
