@@ -284,6 +284,12 @@ function key(): unknown {
   const start = pos;
   need(1);
   const ib = src[pos]!;
+  // Text shorter than 24 bytes (most keys): the length is in the initial byte.
+  if (ib >= 0x60 && ib < 0x78) {
+    pos += 1;
+    const len = ib - 0x60;
+    return len <= end - pos ? cachedKey(len, start) : textItem(len, start);
+  }
   const major = ib >> 5;
   if (major !== MAJOR_UINT && major !== MAJOR_NINT && major !== MAJOR_TEXT) {
     invalid('map key is neither an integer nor a text string', start);
@@ -304,28 +310,30 @@ function key(): unknown {
  */
 const KEY_CACHE_MAX_LEN = 32;
 const KEY_CACHE_SIZE = 1024;
-const keyBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_CACHE_SIZE);
-const keyStrings: string[] = new Array<string>(KEY_CACHE_SIZE);
+/**
+ * Key bytes, slot i at i * KEY_CACHE_MAX_LEN, in one typed array (comparing against one
+ * array, not one per key, keeps the loop's loads monomorphic); keyLengths[i] is the
+ * length + 1 (0: empty slot).
+ */
+const keyArena = new Uint8Array(KEY_CACHE_SIZE * KEY_CACHE_MAX_LEN);
+const keyLengths = new Uint8Array(KEY_CACHE_SIZE);
+const keyStrings: string[] = new Array<string>(KEY_CACHE_SIZE).fill('');
 
 function cachedKey(len: number, start: number): string {
+  const b = src;
   const s = pos;
   // A cheap slot from the length and three bytes; the full comparison below decides.
   const slot =
     len === 0
       ? 0
-      : (len * 97 + src[s]! * 31 + src[s + (len >> 1)]! * 7 + src[s + len - 1]!) &
-        (KEY_CACHE_SIZE - 1);
-  const cached = keyBytes[slot];
-  if (cached !== undefined && cached.length === len) {
-    let same = true;
-    for (let i = 0; i < len; i++) {
-      if (cached[i] !== src[s + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) {
-      pos = s + len;
+      : (len * 97 + b[s]! * 31 + b[s + (len >> 1)]! * 7 + b[s + len - 1]!) & (KEY_CACHE_SIZE - 1);
+  if (keyLengths[slot] === len + 1) {
+    const o = slot * KEY_CACHE_MAX_LEN - s;
+    let i = s;
+    const e = s + len;
+    while (i < e && keyArena[o + i] === b[i]) i++;
+    if (i === e) {
+      pos = e;
       return keyStrings[slot]!;
     }
   }
@@ -336,8 +344,9 @@ function cachedKey(len: number, start: number): string {
   const probe: Record<string, number> = {};
   probe[str] = 0;
   str = Object.keys(probe)[0] ?? str;
-  // A copy: Buffer#slice would be a view of memory the caller may reuse.
-  keyBytes[slot] = Uint8Array.prototype.slice.call(src, s, s + len);
+  // A copy: the caller may reuse its buffer.
+  keyArena.set(b.subarray(s, s + len), slot * KEY_CACHE_MAX_LEN);
+  keyLengths[slot] = len + 1;
   keyStrings[slot] = str;
   return str;
 }
@@ -370,7 +379,9 @@ function map(count: number, depth: number): unknown {
     const keyEnd = pos;
     // Strictly increasing encoded keys: sorted, and therefore free of duplicates.
     if (prevStart >= 0) {
-      const c = compareRanges(prevStart, prevEnd, keyStart, keyEnd);
+      // Keys of different lengths differ in their first (head) byte already.
+      const d = src[prevStart]! - src[keyStart]!;
+      const c = d !== 0 ? d : compareRanges(prevStart, prevEnd, keyStart, keyEnd);
       if (c === 0) nonDeterministic('duplicate map key', keyStart);
       if (c > 0) nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
     }

@@ -392,6 +392,31 @@ describe('decodeCbor decodes (and refuses) what the scan + cbor-x path did', () 
     );
   });
 
+  it('tells apart keys that share a cache slot (same length, first, middle and last byte)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 40 }),
+        fc.array(fc.uint8Array({ minLength: 40, maxLength: 40 }), { minLength: 2, maxLength: 5 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
+        (len, fills, order) => {
+          // Keys that differ only in the bytes the slot is not computed from.
+          const keys = fills.map((f) => {
+            const k = Buffer.from(f.subarray(0, len));
+            for (let i = 0; i < len; i++) k[i] = 0x61 + (k[i]! % 26);
+            k[0] = 0x6b;
+            k[len >> 1] = 0x6d;
+            k[len - 1] = 0x7a;
+            return k.toString('latin1');
+          });
+          for (const i of order) {
+            pinDecode(referenceEncodeCbor({ [keys[i % keys.length]!]: i, z: 0 }));
+          }
+        },
+      ),
+      { numRuns: 300, seed: 20261207 },
+    );
+  });
+
   it('keeps a leading byte order mark in long and short text', () => {
     for (const s of ['\ufeffab', `\ufeff${'x'.repeat(100)}`]) {
       expect(decodeCbor(encodeCbor(s))).toBe(s);
