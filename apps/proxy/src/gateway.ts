@@ -31,7 +31,8 @@ export interface RouteRequest {
   readonly model?: string | undefined;
   readonly traceparent?: string | undefined;
   /** Request logger: one line per routed request (ids, node, outcome; never payloads). */
-  readonly log?: { info(obj: object, msg: string): void } | undefined;
+  readonly log?:
+    { info(obj: object, msg: string): void; isLevelEnabled?(level: string): boolean } | undefined;
 }
 
 /** A started stream: the first delta is in hand, so the HTTP status can still be chosen. */
@@ -50,9 +51,19 @@ export interface StartedStream {
  * reports into the metrics and `/status`, and remembers which node answered.
  */
 export class Gateway {
-  lastRoute: RouteRecord | undefined;
   lastDiscover: DiscoverRecord | undefined;
   private readonly openBreakers = new Set<string>();
+  /** What the last routed request did, kept raw: the record is built when `/status` asks. */
+  private last:
+    | {
+        readonly atMs: number;
+        readonly intent: string;
+        readonly ok: boolean;
+        readonly attempts: number;
+        readonly code: string | undefined;
+        readonly nodeId: string | undefined;
+      }
+    | undefined;
 
   constructor(
     readonly client: IicpClient,
@@ -86,6 +97,20 @@ export class Gateway {
     return { seen, onAttempt };
   }
 
+  /** The last routed request, for `/status`. */
+  get lastRoute(): RouteRecord | undefined {
+    const l = this.last;
+    if (!l) return undefined;
+    return {
+      at: new Date(l.atMs).toISOString(),
+      intent: l.intent,
+      ok: l.ok,
+      attempts: l.attempts,
+      ...(l.code !== undefined ? { code: l.code } : {}),
+      ...(l.nodeId !== undefined ? { node_id: l.nodeId } : {}),
+    };
+  }
+
   private record(
     req: RouteRequest,
     ok: boolean,
@@ -94,23 +119,28 @@ export class Gateway {
     taskId?: string,
   ) {
     const intent = req.intent;
-    req.log?.info(
-      {
-        intent,
-        outcome: ok ? 'ok' : code,
-        attempts: seen.attempts,
-        ...(seen.nodeId !== undefined ? { node_id: seen.nodeId } : {}),
-        ...(taskId !== undefined ? { task_id: taskId } : {}),
-      },
-      ok ? 'routed' : 'routing failed',
-    );
-    this.lastRoute = {
-      at: new Date(this.now()).toISOString(),
+    const log = req.log;
+    // The line's object is only built when it will be written (a request logger at
+    // `warn`, the usual production level, drops it).
+    if (log && (log.isLevelEnabled === undefined || log.isLevelEnabled('info'))) {
+      log.info(
+        {
+          intent,
+          outcome: ok ? 'ok' : code,
+          attempts: seen.attempts,
+          ...(seen.nodeId !== undefined ? { node_id: seen.nodeId } : {}),
+          ...(taskId !== undefined ? { task_id: taskId } : {}),
+        },
+        ok ? 'routed' : 'routing failed',
+      );
+    }
+    this.last = {
+      atMs: this.now(),
       intent,
       ok,
       attempts: seen.attempts,
-      ...(code !== undefined ? { code } : {}),
-      ...(seen.nodeId !== undefined ? { node_id: seen.nodeId } : {}),
+      code,
+      nodeId: seen.nodeId,
     };
   }
 

@@ -132,6 +132,9 @@ export interface IicpClient {
   stats(): { discoverRequests: number; consumerTokenRequests: number };
 }
 
+/** How many admitted intents (and their result checkers) a client remembers. */
+const ADMITTED_MAX = 256;
+
 /** Refuses malformed and prohibited intents before anything is sent (SDK-03, iicp-semantics.md §1.3). */
 function checkIntent(intent: unknown, o: ResolvedOptions): string {
   if (!isIntentUrn(intent)) {
@@ -278,6 +281,31 @@ export function createClient(options: ClientOptions): IicpClient {
   );
   const directory = new DirectoryClient(o, secrets);
   const router = new Router(o, directory);
+  /**
+   * Intents that passed {@link checkIntent} (URN grammar and risk policy, both fixed for
+   * this client's options): a caller sends the same few on every call.
+   */
+  const admitted = new Set<string>();
+  /** One output-contract checker per intent (it depends only on the intent and secrets). */
+  const checkers = new Map<string, (result: unknown) => IicpProtocolError | undefined>();
+
+  function admit(intent: string): string {
+    if (admitted.has(intent)) return intent;
+    const urn = checkIntent(intent, o);
+    if (admitted.size >= ADMITTED_MAX) admitted.clear();
+    admitted.add(urn);
+    return urn;
+  }
+
+  function checkerFor(urn: string) {
+    let c = checkers.get(urn);
+    if (!c) {
+      c = resultChecker(urn, secrets);
+      if (checkers.size >= ADMITTED_MAX) checkers.clear();
+      checkers.set(urn, c);
+    }
+    return c;
+  }
 
   function prepare(
     intent: string,
@@ -286,7 +314,7 @@ export function createClient(options: ClientOptions): IicpClient {
     opts: CallOptions | undefined,
     stream: boolean,
   ): TaskContext {
-    const urn = checkIntent(intent, o);
+    const urn = admit(intent);
     if (opts?.signal?.aborted) throw abortedError(opts.signal.reason);
     return {
       o,
@@ -298,7 +326,7 @@ export function createClient(options: ClientOptions): IicpClient {
       constraints: buildConstraints(o, constraints, stream),
       traceId: pickTraceId(opts),
       signal: opts?.signal,
-      checkResult: resultChecker(urn, secrets),
+      checkResult: checkerFor(urn),
     };
   }
 

@@ -30,6 +30,43 @@ export function nodeCxKey(
   return readCxAdvertisement(node.cx_public_key, nowMs);
 }
 
+/**
+ * Each advertisement read once, its expiry kept apart: discovery answers are cached
+ * (≤ 5 s), so every call meets the same advertisement objects again. Keyed by the
+ * object (which this client parsed itself and never changes).
+ */
+const advertisements = new WeakMap<
+  object,
+  { readonly key: CxRecipient | undefined; readonly notAfterMs: number }
+>();
+
+/**
+ * {@link nodeCxKey} for the router's hot path: the same answer (pinned by a property
+ * test), with each advertisement object decoded once. The recipient returned is shared
+ * between calls, so it must not be changed.
+ */
+export function usableCxKey(
+  node: { readonly cx_public_key?: unknown },
+  nowMs: number,
+): CxRecipient | undefined {
+  const adv = node.cx_public_key;
+  if (adv === null || typeof adv !== 'object') return undefined;
+  let read = advertisements.get(adv);
+  if (!read) {
+    const notAfter = (adv as { not_after?: unknown }).not_after;
+    read = {
+      // At an instant before every expiry: everything but `not_after` is checked here.
+      key: readCxAdvertisement(adv, -Infinity),
+      // A non-string `not_after` already made `key` undefined.
+      notAfterMs:
+        notAfter === undefined || notAfter === null ? Infinity : Date.parse(notAfter as string),
+    };
+    advertisements.set(adv, read);
+  }
+  // readCxAdvertisement refuses `not_after <= now` (and an unparsable one, NaN here).
+  return read.key && read.notAfterMs > nowMs ? read.key : undefined;
+}
+
 /** Every candidate was keyless and plaintext is not allowed: refuse before any payload leaves. */
 export function keylessRefusal(intent: string, keyless: number): IicpProtocolError {
   return new IicpProtocolError(

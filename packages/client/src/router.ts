@@ -9,7 +9,7 @@ import {
 import type { AttemptFailure, BreakerState, FallbackTarget, QosLevel } from '@iicp/scoring';
 import { IicpLocalError, IicpProtocolError } from '@iicp/wire';
 import type { NodeSummary } from '@iicp/wire';
-import { keylessRefusal, nodeCxKey, type CxRecipient } from './cx.ts';
+import { keylessRefusal, nodeCxKey, usableCxKey, type CxRecipient } from './cx.ts';
 import type { DirectoryClient } from './directory.ts';
 import { abortedError, isIicpError } from './errors.ts';
 import type { IicpError } from './errors.ts';
@@ -278,7 +278,7 @@ export class Router {
     let keyless = 0;
     for (const n of nodes) {
       if (typeof n.node_id === 'string' && typeof n.endpoint === 'string' && n.endpoint !== '') {
-        const cx = nodeCxKey(n, this.o.now());
+        const cx = usableCxKey(n, this.o.now());
         // IICP-CX fails closed: a node without a usable key gets nothing unless allowed.
         if (!cx && !this.o.allowPlaintext) {
           keyless++;
