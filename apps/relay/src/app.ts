@@ -94,9 +94,18 @@ export async function buildApp(opts: RelayAppOptions = {}): Promise<RelayApp> {
   });
   // "Logs MUST NOT contain raw source addresses" (iicp-dir.md §7.3): every request
   // logger of this app uses a serialiser without the peer address.
-  app.setChildLoggerFactory((logger, bindings, childOpts) =>
-    logger.child(bindings, { ...childOpts, serializers: { req: RELAY_REQ_SERIALIZER } }),
-  );
+  // The serialiser is set once on an intermediate child per parent logger, not on
+  // every request's child: a pino child with its own serialisers costs a merge of
+  // them per request.
+  const withSerializer = new WeakMap<object, typeof app.log>();
+  app.setChildLoggerFactory((logger, bindings, childOpts) => {
+    let base = withSerializer.get(logger);
+    if (!base) {
+      base = logger.child({}, { serializers: { req: RELAY_REQ_SERIALIZER } });
+      withSerializer.set(logger, base);
+    }
+    return base.child(bindings, childOpts);
+  });
 
   let staticKey = keyBytes(opts.directoryPublicKey);
   const metrics = new RelayMetrics();

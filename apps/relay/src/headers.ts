@@ -12,15 +12,23 @@ const RELAY_PREFIX = 'x-iicp-relay-';
  * `Connection` header names) dropped, repeated values joined as RFC 9110 §5.3 allows.
  */
 export function forwardableRequestHeaders(h: IncomingHttpHeaders): RelayHeaders {
-  const named = new Set(
-    String(h.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const named =
+    h.connection === undefined
+      ? undefined
+      : new Set(
+          String(h.connection)
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean),
+        );
   const out: RelayHeaders = {};
   for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || HOP_BY_HOP_HEADERS.has(k) || named.has(k) || k.startsWith(RELAY_PREFIX))
+    if (
+      v === undefined ||
+      HOP_BY_HOP_HEADERS.has(k) ||
+      named?.has(k) === true ||
+      k.startsWith(RELAY_PREFIX)
+    )
       continue;
     out[k] = Array.isArray(v) ? v.join(', ') : v;
   }

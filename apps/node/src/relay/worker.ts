@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { codecForMediaType } from '@iicp/codec';
 import type { HttpClient, IicpFastifyInstance } from '@iicp/http';
 import { IicpProtocolError, safeParseWire } from '@iicp/wire';
 import {
@@ -47,6 +48,8 @@ const PULL_GRACE_MS = 15_000;
  * draining worker waits at most this long for a loop to finish.
  */
 const NEXT_CALL_WAIT_MS = 500;
+/** Request headers of a whole-result post (as `HttpClient.request` sends a JSON body). */
+const RESULT_HEADERS = { accept: 'application/json', 'content-type': 'application/json' } as const;
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -121,6 +124,60 @@ function collect(stream: Readable): Promise<Buffer> {
   });
 }
 
+/** A JSON exchange with the relay: status and decoded body (undefined when empty). */
+interface Exchanged {
+  status: number;
+  body: unknown;
+}
+
+/** An undici reply from the client's pool. */
+type RelayReply = Awaited<ReturnType<HttpClient['dispatcher']['request']>>;
+
+/** Request headers of every pull and whole-result exchange (as `HttpClient.request` sends). */
+const PULL_HEADERS = { accept: 'application/json' } as const;
+
+/**
+ * Read a reply body up to `cap` bytes and decode it by its content type (JSON from our
+ * relay; CBOR or text decode as `HttpClient.request` would). Events rather than
+ * `for await`, and no per-request abort controller or timer: this runs twice per call.
+ */
+function readReply(res: RelayReply, cap: number): Promise<Exchanged> {
+  const status = res.statusCode;
+  const body = res.body;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    body.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > cap) {
+        body.destroy(new Error(`relay reply exceeds ${cap} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    body.once('error', reject);
+    body.once('end', () => {
+      if (total === 0) return resolve({ status, body: undefined });
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      const ct = res.headers['content-type'];
+      const type = (Array.isArray(ct) ? ct[0] : ct) ?? '';
+      try {
+        const codec = type ? codecForMediaType(type) : undefined;
+        resolve({
+          status,
+          body: codec
+            ? codec.decode(bytes, { maxBytes: total })
+            : type.toLowerCase().startsWith('text/')
+              ? bytes.toString('utf8')
+              : undefined,
+        });
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  });
+}
+
 export type RelayWorkerEvents = {
   /** The session is gone (relay down, unbound, expired): bind again. Emitted once. */
   lost: [Error];
@@ -149,6 +206,11 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
   #loops: Promise<void>[] = [];
   #stopped = false;
   #lost = false;
+  /** The relay's origin and its base path (a relay may live under a path prefix). */
+  readonly #origin: string;
+  readonly #base: string;
+  readonly #resultPath: string;
+  readonly #resultNextPath: string;
   /** Calls served (tests and status). */
   served = 0;
 
@@ -156,6 +218,11 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
     super();
     this.#o = o;
     this.session = o.session;
+    const u = new URL(o.session.relayUrl);
+    this.#origin = u.origin;
+    this.#base = u.pathname.replace(/\/+$/, '');
+    this.#resultPath = `${this.#base}/v1/relay/result`;
+    this.#resultNextPath = `${this.#resultPath}?next_wait_ms=${NEXT_CALL_WAIT_MS}`;
   }
 
   get active(): boolean {
@@ -204,6 +271,8 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
   async #loop(): Promise<void> {
     const s = this.session;
     const wait = s.pullMaxWaitMs;
+    const pullPath = `${this.#base}/v1/relay/pull?wait_ms=${wait}`;
+    const pullHeaders = { ...PULL_HEADERS, authorization: `Bearer ${s.sessionId}` };
     /** A call the relay handed over in the reply to our last result. */
     let next: RelayPulledCall | undefined;
     // A handed-over call is already ours at the relay: serve it even when halted.
@@ -213,14 +282,18 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
       if (call === undefined) {
         let res;
         try {
-          res = await this.#o.http.request({
-            url: `${s.relayUrl}/v1/relay/pull?wait_ms=${wait}`,
-            headers: { authorization: `Bearer ${s.sessionId}` },
-            timeoutMs: wait + PULL_GRACE_MS,
-            signal: this.#pulls.signal,
-            throwOnHttpError: false,
-            maxResponseBytes: MAX_PULL_BYTES,
-          });
+          res = await readReply(
+            await this.#o.http.dispatcher.request({
+              origin: this.#origin,
+              path: pullPath,
+              method: 'GET',
+              headers: pullHeaders,
+              signal: this.#pulls.signal,
+              headersTimeout: wait + PULL_GRACE_MS,
+              bodyTimeout: wait + PULL_GRACE_MS,
+            }),
+            MAX_PULL_BYTES,
+          );
         } catch (err) {
           this.#lose(err instanceof Error ? err : new Error(String(err)));
           return;
@@ -312,23 +385,31 @@ export class RelayWorker extends EventEmitter<RelayWorkerEvents> {
     body: Buffer,
   ): Promise<RelayPulledCall | undefined> {
     const wantNext = this.active;
-    const res = await this.#o.http
-      .request({
-        url: `${this.session.relayUrl}/v1/relay/result${wantNext ? `?next_wait_ms=${NEXT_CALL_WAIT_MS}` : ''}`,
-        method: 'POST',
-        body: {
-          session_id: this.session.sessionId,
-          request_id: call.request_id,
-          status,
-          headers,
-          body_b64: body.toString('base64'),
-        },
-        timeoutMs: 30_000 + (wantNext ? NEXT_CALL_WAIT_MS : 0),
-        throwOnHttpError: false,
-        maxResponseBytes: MAX_PULL_BYTES,
-      })
-      .catch(() => undefined); // the consumer or the session went away; nothing to answer
-    return res?.status === 200 ? this.#parseCall(res.body) : undefined;
+    const timeoutMs = 30_000 + (wantNext ? NEXT_CALL_WAIT_MS : 0);
+    let res: Exchanged;
+    try {
+      res = await readReply(
+        await this.#o.http.dispatcher.request({
+          origin: this.#origin,
+          path: wantNext ? this.#resultNextPath : this.#resultPath,
+          method: 'POST',
+          headers: RESULT_HEADERS,
+          body: JSON.stringify({
+            session_id: this.session.sessionId,
+            request_id: call.request_id,
+            status,
+            headers,
+            body_b64: body.toString('base64'),
+          }),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
+        MAX_PULL_BYTES,
+      );
+    } catch {
+      return undefined; // the consumer or the session went away; nothing to answer
+    }
+    return res.status === 200 ? this.#parseCall(res.body) : undefined;
   }
 
   /** `POST /v1/relay/result/stream`: the reply body is piped as the request body. */
