@@ -59,12 +59,220 @@ function fetchLikeError(cause: unknown): TypeError {
   return new TypeError('fetch failed', { cause });
 }
 
-type Body = Dispatcher.ResponseData['body'];
+/** Body bytes held for a caller that has not asked for them yet before the socket is paused. */
+const HIGH_WATER_BYTES = 64 * 1024;
 
-/** Drop a body we will not read; undici reports the destroy as an error event. */
-function discard(body: Body): void {
-  body.on('error', () => undefined);
-  body.destroy();
+type Waiter = {
+  resolve(r: { readonly done: boolean; readonly value?: Uint8Array | undefined }): void;
+  reject(err: unknown): void;
+};
+
+/**
+ * One CALL as an undici dispatch handler (its core handler interface, which the
+ * dispatcher calls directly). `request()` would wrap each answer in an async resource,
+ * a full header object and a `Readable` read through its async iterator; this keeps the
+ * raw header list (looked up when asked), the body chunks in an array, and hands them to
+ * `text()` or `reader()`. Behaviour is `request()`'s: the signal aborts the request or
+ * the body, the socket pauses while more than {@link HIGH_WATER_BYTES} wait unread.
+ */
+class CallHandler implements Dispatcher.DispatchHandler {
+  private abortFn: ((err: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+  private paused = false;
+  private rawHeaders: Buffer[] = [];
+  private readonly chunks: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: unknown;
+  private failed = false;
+  private waiter: Waiter | undefined;
+  /** `cancel`, or `release` past its bound: the rest is not wanted. */
+  private dropped = false;
+  private releasing: { bytes: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  private readonly onAbort = (): void => {
+    const reason = this.signal.reason as unknown;
+    this.abort(reason instanceof Error ? reason : new Error(String(reason)));
+  };
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly started: (res: UndiciTaskTransportResponse) => void,
+    private readonly refused: (err: unknown) => void,
+  ) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private abort(err: Error): void {
+    if (this.abortFn) this.abortFn(err);
+    else if (!this.ended && !this.failed) this.onError(err);
+  }
+
+  private settle(): void {
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.releasing) clearTimeout(this.releasing.timer);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.signal.aborted) this.onAbort();
+  }
+
+  onHeaders(
+    statusCode: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    _statusText: string,
+  ): boolean {
+    if (statusCode < 200) return true;
+    this.resumeFn = resume;
+    this.rawHeaders = rawHeaders;
+    if (statusCode >= 300 && statusCode < 400 && this.header('location') !== undefined) {
+      // `fetch(..., {redirect: 'error'})`: a redirect is a failed request.
+      this.settle();
+      this.dropped = true;
+      this.abortFn?.(new Error('redirect refused'));
+      this.refused(fetchLikeError(new Error(`redirect (${statusCode}) refused`)));
+      return false;
+    }
+    this.started(this.response(statusCode));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.dropped) {
+      const r = this.releasing;
+      if (r && (r.bytes += chunk.length) > RELEASE_MAX_BYTES) this.cancel();
+      return true;
+    }
+    const w = this.waiter;
+    if (w && this.chunks.length === 0) {
+      this.waiter = undefined;
+      w.resolve({ done: false, value: chunk });
+      return true;
+    }
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued > HIGH_WATER_BYTES && this.reading) {
+      this.paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.ended = true;
+    this.settle();
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.resolve(this.next());
+  }
+
+  onError(err: Error): void {
+    if (this.ended || this.failed) return;
+    this.failed = true;
+    this.failure = err;
+    this.settle();
+    if (!this.resumeFn) {
+      this.refused(err);
+      return;
+    }
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(fetchLikeError(err));
+  }
+
+  /** Whether the caller reads chunk by chunk (only then is the socket paused for it). */
+  private reading = false;
+
+  private header(name: string): string | undefined {
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      if (k.length === name.length && k.toString('latin1').toLowerCase() === name) {
+        return raw[i + 1]!.toString('latin1');
+      }
+    }
+    return undefined;
+  }
+
+  /** The next chunk in hand, or the end; `undefined` when the caller must wait. */
+  private next(): { readonly done: boolean; readonly value?: Uint8Array } {
+    const c = this.chunks.shift();
+    if (c) {
+      this.queued -= c.length;
+      if (this.paused && this.queued <= HIGH_WATER_BYTES) {
+        this.paused = false;
+        this.resumeFn?.();
+      }
+      return { done: false, value: c };
+    }
+    return { done: true };
+  }
+
+  private read(): Promise<{ readonly done: boolean; readonly value?: Uint8Array | undefined }> {
+    if (this.chunks.length > 0 || this.ended) return Promise.resolve(this.next());
+    if (this.failed) return Promise.reject(fetchLikeError(this.failure));
+    if (this.dropped) return Promise.resolve({ done: true });
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  private async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const r = await this.read();
+      if (r.done) break;
+      parts.push(r.value as Buffer);
+    }
+    return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  private cancel(): void {
+    if (this.ended || this.failed) return;
+    this.drop();
+    this.abort(new Error('body dropped'));
+  }
+
+  private drop(): void {
+    this.dropped = true;
+    this.chunks.length = 0;
+    this.queued = 0;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.resolve({ done: true });
+    if (this.paused) {
+      this.paused = false;
+      this.resumeFn?.();
+    }
+  }
+
+  private response(status: number): UndiciTaskTransportResponse {
+    return {
+      status,
+      hasBody: true,
+      header: (name) => this.header(name),
+      text: () => this.text(),
+      reader: () => {
+        this.reading = true;
+        return { read: () => this.read(), cancel: async () => this.cancel() };
+      },
+      cancel: () => this.cancel(),
+      // After a stream's terminal event the node ends the body at once: reading those
+      // last bytes keeps the keep-alive connection for the next CALL, where dropping the
+      // body would close it (and cost a new connection per stream). Bounded in bytes and
+      // time; past either, the body is dropped as by `cancel`.
+      release: () => {
+        if (this.ended || this.failed || this.releasing) return;
+        const bytes = this.queued;
+        this.drop();
+        if (bytes > RELEASE_MAX_BYTES) return this.cancel();
+        const timer = setTimeout(() => this.cancel(), RELEASE_MAX_MS);
+        timer.unref?.();
+        this.releasing = { bytes, timer };
+      },
+    };
+  }
 }
 
 export function createUndiciTaskTransport(
@@ -92,90 +300,21 @@ export function createUndiciTaskTransport(
     return t;
   }
 
-  async function send(req: UndiciTaskTransportRequest): Promise<UndiciTaskTransportResponse> {
-    let res: Dispatcher.ResponseData;
-    try {
-      const t = target(req.url);
-      res = await agent.request({
-        origin: t.origin,
-        path: t.path,
-        method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        signal: req.signal,
-      });
-    } catch (err) {
-      throw err instanceof TypeError ? err : fetchLikeError(err);
-    }
-    const body = res.body;
-    const location = res.headers.location;
-    if (res.statusCode >= 300 && res.statusCode < 400 && location !== undefined) {
-      // `fetch(..., {redirect: 'error'})`: a redirect is a failed request.
-      discard(body);
-      throw fetchLikeError(new Error(`redirect (${res.statusCode}) refused`));
-    }
-    const headers = res.headers;
-    let it: AsyncIterator<Buffer> | undefined;
-    const iterator = (): AsyncIterator<Buffer> =>
-      (it ??= body[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
-    const cancel = (): void => {
-      if (!body.destroyed) discard(body);
-    };
-    return {
-      status: res.statusCode,
-      hasBody: true,
-      header: (name) => {
-        const v = headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      },
-      text: async () => {
-        try {
-          return await body.text();
-        } catch (err) {
-          throw fetchLikeError(err);
-        }
-      },
-      reader: () => {
-        const it = iterator();
-        return {
-          read: async () => {
-            try {
-              const r = await it.next();
-              return r.done ? { done: true } : { done: false, value: r.value };
-            } catch (err) {
-              throw fetchLikeError(err);
-            }
-          },
-          cancel: async () => cancel(),
-        };
-      },
-      cancel,
-      // After a stream's terminal event the node ends the body at once: reading those
-      // last bytes keeps the keep-alive connection for the next CALL, where dropping the
-      // body would close it (and cost a new connection per stream). Bounded in bytes and
-      // time; past either, the body is dropped as by `cancel`.
-      release: () => {
-        if (body.destroyed) return;
-        const it = iterator();
-        const stop = setTimeout(cancel, RELEASE_MAX_MS);
-        stop.unref?.();
-        void (async () => {
-          let n = 0;
-          try {
-            for (;;) {
-              const r = await it.next();
-              if (r.done) return;
-              n += r.value.length;
-              if (n > RELEASE_MAX_BYTES) return cancel();
-            }
-          } catch {
-            return; // dropped meanwhile
-          } finally {
-            clearTimeout(stop);
-          }
-        })();
-      },
-    };
+  function send(req: UndiciTaskTransportRequest): Promise<UndiciTaskTransportResponse> {
+    return new Promise((resolve, reject) => {
+      try {
+        const t = target(req.url);
+        const handler = new CallHandler(req.signal, resolve, (err) =>
+          reject(err instanceof TypeError ? err : fetchLikeError(err)),
+        );
+        agent.dispatch(
+          { origin: t.origin, path: t.path, method: 'POST', headers: req.headers, body: req.body },
+          handler,
+        );
+      } catch (err) {
+        reject(err instanceof TypeError ? err : fetchLikeError(err));
+      }
+    });
   }
 
   return { send, close: () => agent.close(), dispatcher: agent };

@@ -31,6 +31,20 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: one\n\n');
     setTimeout(() => res.end('x'.repeat(200 * 1024)), 20);
+  } else if (req.url === '/big/v1/task') {
+    // 1 MiB in 16 KiB writes: more than the transport holds unread before it pauses.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let i = 0;
+    const more = (): void => {
+      while (i < BIG.length) {
+        const ok = res.write(BIG.subarray(i, (i += 16 * 1024)));
+        if (!ok) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  } else if (req.url === '/silent/v1/task') {
+    // Never answers: the caller's signal is all that ends it.
   } else if (req.url === '/hang/v1/task') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: one\n\n');
@@ -40,6 +54,7 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
 }
 
 let connections = 0;
+const BIG = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => 97 + ((i * 7) % 26)));
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -246,6 +261,50 @@ describe('createUndiciTaskTransport', () => {
       });
       expect(await next.text()).toBe('"again"');
       expect(connections).toBeGreaterThan(before);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a body larger than what it holds unread: every byte, in order, read slowly or as text', async () => {
+    const t = createUndiciTaskTransport();
+    try {
+      const call = () =>
+        t.send({ url: `${base}/big/v1/task`, headers: {}, body: '{}', signal: signal() });
+      const slow = await call();
+      const r = slow.reader();
+      // Let the socket run ahead of the reader: the transport pauses it, then resumes.
+      await new Promise((done) => setTimeout(done, 50));
+      const parts: Buffer[] = [];
+      for (;;) {
+        const x = await r.read();
+        if (x.done) break;
+        parts.push(Buffer.from(x.value!));
+      }
+      expect(Buffer.concat(parts).equals(BIG)).toBe(true);
+      expect(await (await call()).text()).toBe(BIG.toString('utf8'));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an abort before the answer rejects like fetch, whether it came before or after sending', async () => {
+    const t = createUndiciTaskTransport();
+    try {
+      const early = new AbortController();
+      early.abort(new Error('before'));
+      await expect(
+        t.send({ url: `${base}/silent/v1/task`, headers: {}, body: '{}', signal: early.signal }),
+      ).rejects.toBeInstanceOf(TypeError);
+      const late = new AbortController();
+      const pending = t.send({
+        url: `${base}/silent/v1/task`,
+        headers: {},
+        body: '{}',
+        signal: late.signal,
+      });
+      setTimeout(() => late.abort(new Error('after')), 20);
+      await expect(pending).rejects.toBeInstanceOf(TypeError);
     } finally {
       await t.close();
     }
