@@ -2,6 +2,7 @@ import { createHttpClient, type HttpClient } from '@iicp/http';
 import { createAnthropicBackend } from './anthropic.ts';
 import { createOllamaBackend } from './ollama.ts';
 import { createOpenAiBackend } from './openai.ts';
+import { allowDirectCalls } from './transport.ts';
 import type { Backend, BackendType } from './types.ts';
 
 /** Default base URL of each backend family (their documented local ports). */
@@ -22,9 +23,12 @@ export interface BackendOptions {
   http?: HttpClient;
 }
 
-/** The outbound client for backend calls: keep-alive pool, large replies allowed. */
+/**
+ * The outbound client for backend calls: keep-alive pool, large replies allowed. Its
+ * buffered JSON calls take the transport's direct path (same bytes and errors).
+ */
 export function createBackendHttpClient(): HttpClient {
-  return createHttpClient({ connections: 256, keepAliveTimeoutMs: 30_000 });
+  return allowDirectCalls(createHttpClient({ connections: 256, keepAliveTimeoutMs: 30_000 }));
 }
 
 export function createBackend(opts: BackendOptions): Backend {

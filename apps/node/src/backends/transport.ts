@@ -1,4 +1,10 @@
-import { HttpClientError, type HttpClient, type HttpResponse } from '@iicp/http';
+import { codecForMediaType } from '@iicp/codec';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  HttpClientError,
+  type HttpClient,
+  type HttpResponse,
+} from '@iicp/http';
 import { BackendError } from './types.ts';
 import { LineSplitter, SseParser, type SseEvent } from './sse.ts';
 
@@ -12,6 +18,281 @@ export interface BackendRequest {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
+}
+
+/** Default total deadline of a buffered call, as `createHttpClient` has it. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Clients whose configuration the direct path below knows: made by
+ * `createBackendHttpClient` (no default headers, the default reply cap, no redirects
+ * followed). Buffered JSON calls on them skip `HttpClient.request`; any other client
+ * takes the general path.
+ */
+const directClients = new WeakSet<HttpClient>();
+
+/** Let buffered JSON calls on `http` use the direct path (see {@link callJson}). */
+export function allowDirectCalls(http: HttpClient): HttpClient {
+  directClients.add(http);
+  return http;
+}
+
+/** `origin` and `path` of each backend URL (a handful per node: base + operation path). */
+const targets = new Map<string, { origin: string; path: string }>();
+
+function targetOf(url: string): { origin: string; path: string } {
+  let t = targets.get(url);
+  if (t) return t;
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new HttpClientError('request_failed', `unsupported scheme ${u.protocol}`);
+  }
+  t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+  if (targets.size >= 256) targets.clear();
+  targets.set(url, t);
+  return t;
+}
+
+function aborted(signal: AbortSignal | undefined, cause?: unknown): BackendError {
+  return new BackendError('backend_aborted', 'backend call aborted', {
+    cause: cause ?? signal?.reason,
+  });
+}
+
+function isUndiciTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+/** undici's dispatch handler and controller, by way of the client's dispatcher type. */
+type DispatchHandler = Parameters<HttpClient['dispatcher']['dispatch']>[1];
+type DispatchController = Parameters<NonNullable<DispatchHandler['onRequestStart']>>[0];
+
+/** What one exchange does with the reply; a throw fails the call and drops the connection. */
+interface ReplySink {
+  start(status: number, headers: Record<string, string | string[] | undefined>): void;
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
+/**
+ * One HTTP exchange on the client's undici dispatcher (its keep-alive pool) through
+ * `dispatch` and a handler object: the reply's bytes reach `sink` as the socket
+ * delivers them, with no response stream, async iterator or promise per chunk.
+ * Settles once: `sink.end()` resolves; a sink throw, the caller's abort, the total
+ * deadline or a transport error rejects (as {@link BackendError}) and aborts the
+ * request, which tears its connection down.
+ */
+function exchange(
+  http: HttpClient,
+  r: {
+    url: string;
+    method: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body: string | Uint8Array | undefined;
+    signal: AbortSignal | undefined;
+    timeoutMs: number;
+  },
+  sink: ReplySink,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const signal = r.signal;
+    if (signal?.aborted) {
+      reject(aborted(signal));
+      return;
+    }
+    let target: { origin: string; path: string };
+    try {
+      target = targetOf(r.url);
+    } catch (err) {
+      reject(mapClientError(err, signal));
+      return;
+    }
+    let controller: DispatchController | undefined;
+    let settled = false;
+    let failure: BackendError | undefined;
+    const settle = (err?: BackendError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        failure = err;
+        reject(err);
+        if (controller && !controller.aborted) controller.abort(err);
+      } else {
+        resolve();
+      }
+    };
+    const fail = (err: unknown): void => {
+      settle(err instanceof BackendError ? err : mapClientError(err, signal));
+    };
+    const onAbort = (): void => settle(aborted(signal));
+    const timer = setTimeout(() => {
+      settle(
+        signal?.aborted
+          ? aborted(signal)
+          : new BackendError('backend_timeout', 'backend call timed out'),
+      );
+    }, r.timeoutMs);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const handler: DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        // Settled while queued for a connection: drop it before anything is written.
+        if (failure) {
+          c.abort(failure);
+        }
+      },
+      onResponseStart(_c, status, headers) {
+        if (settled || status < 200) return;
+        try {
+          sink.start(status, headers);
+        } catch (err) {
+          fail(err);
+        }
+      },
+      onResponseData(_c, chunk) {
+        if (settled) return;
+        try {
+          sink.data(chunk);
+        } catch (err) {
+          fail(err);
+        }
+      },
+      onResponseEnd() {
+        if (settled) return;
+        try {
+          sink.end();
+          settle();
+        } catch (err) {
+          fail(err);
+        }
+      },
+      onResponseError(_c, err) {
+        if (settled) return;
+        if (!signal?.aborted && isUndiciTimeout(err)) {
+          settle(new BackendError('backend_timeout', 'backend call timed out', { cause: err }));
+          return;
+        }
+        fail(err);
+      },
+    };
+    http.dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: r.method,
+        headers: r.headers,
+        body: r.body ?? null,
+        headersTimeout: r.timeoutMs,
+        bodyTimeout: r.timeoutMs,
+      },
+      handler,
+    );
+  });
+}
+
+function essenceOf(ct: string | string[] | undefined): string {
+  const v = Array.isArray(ct) ? ct[0] : ct;
+  return (v ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * {@link callJson} on a client from `createBackendHttpClient`, through {@link exchange}:
+ * the same request bytes, reply decoding and errors as `HttpClient.request` with
+ * `throwOnHttpError: false` (pinned by test/backend-transport.test.ts), without its
+ * response stream, second abort controller and URL parse per call.
+ */
+function callJsonDirect(http: HttpClient, r: BackendRequest): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (r.headers) for (const k of Object.keys(r.headers)) headers[k.toLowerCase()] = r.headers[k]!;
+  let body: string | Uint8Array | undefined;
+  if (r.body !== undefined) {
+    if (typeof r.body === 'string' || r.body instanceof Uint8Array) body = r.body;
+    else {
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(r.body);
+      } catch (cause) {
+        return Promise.reject(
+          new BackendError('backend_transport', 'backend call failed', { cause }),
+        );
+      }
+      if (text === undefined)
+        return Promise.reject(new BackendError('backend_transport', 'backend call failed'));
+      body = text;
+      if (!headers['content-type']) headers['content-type'] = 'application/json';
+    }
+  }
+  const cap = DEFAULT_MAX_RESPONSE_BYTES;
+  let status = 0;
+  let contentType = '';
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let value: unknown;
+  const tooLarge = (): BackendError =>
+    mapClientError(
+      new HttpClientError('response_too_large', `reply body exceeds ${cap} bytes`),
+      undefined,
+    );
+  return exchange(
+    http,
+    {
+      url: r.url,
+      method: r.method ?? (r.body === undefined ? 'GET' : 'POST'),
+      headers,
+      body,
+      signal: r.signal,
+      timeoutMs: r.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    },
+    {
+      start(s, h) {
+        if (s >= 300 && s < 400 && h.location !== undefined) {
+          throw mapClientError(
+            new HttpClientError('redirect_refused', `redirect (${s}) not followed`),
+            undefined,
+          );
+        }
+        const declared = Number(h['content-length']);
+        if (Number.isFinite(declared) && declared > cap) throw tooLarge();
+        status = s;
+        contentType = essenceOf(h['content-type']);
+      },
+      data(chunk) {
+        total += chunk.length;
+        if (total > cap) throw tooLarge();
+        chunks.push(chunk);
+      },
+      end() {
+        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        const codec = bytes.length > 0 && contentType ? codecForMediaType(contentType) : undefined;
+        if (codec) {
+          try {
+            value = codec.decode(bytes, { maxBytes: bytes.length });
+          } catch (cause) {
+            throw mapClientError(
+              new HttpClientError('decode_failed', `reply body is not valid ${codec.mediaType}`, {
+                cause,
+              }),
+              undefined,
+            );
+          }
+        } else if (bytes.length > 0 && contentType.startsWith('text/')) {
+          value = bytes.toString('utf8');
+        }
+        if (status < 200 || status >= 300) {
+          throw new BackendError('backend_status', `backend answered ${status}`, { status });
+        }
+      },
+    },
+  ).then(() => {
+    if (value === undefined || value === null || typeof value !== 'object') {
+      throw new BackendError('backend_bad_reply', 'backend reply is not a JSON object');
+    }
+    return value;
+  });
 }
 
 function mapClientError(err: unknown, signal: AbortSignal | undefined): BackendError {
@@ -57,8 +338,17 @@ export async function callHttp(http: HttpClient, r: BackendRequest): Promise<Htt
   return res;
 }
 
-/** One buffered JSON call (see {@link callHttp}); the reply must be a JSON object or array. */
-export async function callJson(http: HttpClient, r: BackendRequest): Promise<unknown> {
+/**
+ * One buffered JSON call (see {@link callHttp}); the reply must be a JSON object or
+ * array. On a client from `createBackendHttpClient` it takes the direct path
+ * ({@link callJsonDirect}), which answers and fails the same way.
+ */
+export function callJson(http: HttpClient, r: BackendRequest): Promise<unknown> {
+  return directClients.has(http) ? callJsonDirect(http, r) : callJsonGeneral(http, r);
+}
+
+/** {@link callJson} through `HttpClient.request` (any client; the reference path). */
+export async function callJsonGeneral(http: HttpClient, r: BackendRequest): Promise<unknown> {
   const res = await callHttp(http, r);
   if (res.body === undefined || res.body === null || typeof res.body !== 'object') {
     throw new BackendError('backend_bad_reply', 'backend reply is not a JSON object');
@@ -66,58 +356,43 @@ export async function callJson(http: HttpClient, r: BackendRequest): Promise<unk
   return res.body;
 }
 
-type StreamBody = AsyncIterable<Buffer> & {
-  destroy(err?: Error): unknown;
-  on(ev: 'error', fn: () => void): unknown;
-};
-
 /**
  * Open a streamed POST on the client's undici dispatcher (same keep-alive pool as
- * {@link callJson}) and hand every chunk to `onChunk` as it arrives. Abort through
- * `signal` tears the backend connection down.
+ * {@link callJson}) and hand every chunk to `onChunk` as the socket delivers it, inside
+ * undici's data callback (no response stream or `for await`). Abort through `signal`
+ * tears the backend connection down; so does a throw from `onChunk`.
  */
-async function openStream(
+function openStream(
   http: HttpClient,
   r: BackendRequest,
   onChunk: (chunk: Buffer) => void,
 ): Promise<void> {
-  const url = new URL(r.url);
-  let body: StreamBody | undefined;
+  let body: string;
   try {
-    const res = await http.dispatcher.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
+    body = JSON.stringify(r.body);
+  } catch (cause) {
+    return Promise.reject(new BackendError('backend_transport', 'backend call failed', { cause }));
+  }
+  return exchange(
+    http,
+    {
+      url: r.url,
       method: 'POST',
       headers: { 'content-type': 'application/json', ...r.headers },
-      body: JSON.stringify(r.body),
-      ...(r.signal ? { signal: r.signal } : {}),
-      ...(r.timeoutMs !== undefined
-        ? { headersTimeout: r.timeoutMs, bodyTimeout: r.timeoutMs }
-        : {}),
-    });
-    body = res.body as unknown as StreamBody;
-    if (res.statusCode < 200 || res.statusCode >= 300) {
-      body.on('error', () => undefined);
-      body.destroy();
-      throw new BackendError('backend_status', `backend answered ${res.statusCode}`, {
-        status: res.statusCode,
-      });
-    }
-    for await (const chunk of body) onChunk(chunk);
-  } catch (err) {
-    if (body) {
-      body.on('error', () => undefined);
-      body.destroy();
-    }
-    const code = (err as { code?: unknown } | null)?.code;
-    if (
-      !r.signal?.aborted &&
-      (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    ) {
-      throw new BackendError('backend_timeout', 'backend call timed out', { cause: err });
-    }
-    throw mapClientError(err, r.signal);
-  }
+      body,
+      signal: r.signal,
+      timeoutMs: r.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    },
+    {
+      start(status) {
+        if (status < 200 || status >= 300) {
+          throw new BackendError('backend_status', `backend answered ${status}`, { status });
+        }
+      },
+      data: onChunk,
+      end() {},
+    },
+  );
 }
 
 /** Stream a server-sent-events reply, one parsed event at a time. */
