@@ -21,7 +21,7 @@ import {
   type BackendOperation,
   type BackendResult,
 } from './backends/types.ts';
-import { fastTaskRequest } from './fast-task.ts';
+import { chatPayloadSurelyValid, fastTaskRequest } from './fast-task.ts';
 import { TaskIdWindow } from './idempotency.ts';
 import {
   missingRequiredProfiles,
@@ -368,8 +368,10 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
           { details: { field: 'intent' } },
         );
       intentLabel = task.intent;
-      const check = validateIntentPayload(task.intent, task.payload);
-      if (!check.ok) throw check.error;
+      if (!chatPayloadSurelyValid(task.intent, task.payload)) {
+        const check = validateIntentPayload(task.intent, task.payload);
+        if (!check.ok) throw check.error;
+      }
       const missing = missingRequiredProfiles(task.constraints);
       if (missing.length > 0) {
         // iicp-service-lifecycle-profile.md §2 names `unsupported_profile`; it is not in
@@ -555,10 +557,12 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         }),
       );
     };
-    // `accepted` is written right after the backend call has been dispatched, not before:
-    // the write wakes the caller, which on a busy machine can take the CPU before the
-    // backend request is on its way (first-token latency). It is still event 0: every
-    // other event goes through `accepted()` first.
+    // `accepted` is written once the backend request is on its way, not before: the
+    // write wakes the caller, which on a busy machine can take the CPU first
+    // (first-token latency). undici writes a request on a reused keep-alive socket in a
+    // `setImmediate` (its idle-socket check), so `accepted` follows in the next one,
+    // queued after it. It is still event 0: every other event goes through
+    // `accepted()` first.
     let acceptedSent = false;
     const accepted = (): void => {
       if (acceptedSent) return;
@@ -585,8 +589,9 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
           emit('partial', { result: chunk });
         });
       }
-      accepted();
+      setImmediate(accepted);
       const summary = await pending;
+      accepted();
       const latency = finish('success', summary.tokensUsed);
       emit('completed', {
         status: 'success',

@@ -1,4 +1,5 @@
 import {
+  CHAT_ROLES,
   isIntentUrn,
   PRIORITY_VALUES,
   QOS_VALUES,
@@ -16,8 +17,9 @@ import {
  * the schema by a property test (test/fast-task.test.ts), key order included.
  *
  * Accepted without the schema: a plain object holding only `task_id`, `intent`,
- * `payload`, `constraints` (`timeout_ms`, `qos`, `priority`), `trace` (`trace_id`) and
- * `auth` (`node_token`). Anything else (`billing`, `cip`, other constraints, unknown
+ * `payload`, `constraints` (`timeout_ms`, `qos`, `priority`, and `required_profiles` /
+ * `optional_profiles` as arrays of strings), `trace` (`trace_id`) and `auth`
+ * (`node_token`). Anything else (`billing`, `cip`, other constraints, unknown
  * members, an own `__proto__` key in the payload, odd values) goes to the schema.
  */
 export function fastTaskRequest(input: unknown): TaskRequest | undefined {
@@ -71,9 +73,28 @@ function fastPayload(v: unknown): Record<string, unknown> | undefined {
   return out;
 }
 
-/** `TaskConstraintsSchema` with only `timeout_ms`, `qos` and `priority`. */
+/**
+ * Members of `constraints` the schema does not declare (it is a loose object: they pass
+ * through by reference, after the declared ones, in input order) that the fast path
+ * takes when they hold an array of strings: the service-lifecycle profile lists every
+ * streamed CALL carries (iicp-service-lifecycle-profile.md §2).
+ */
+const PROFILE_LISTS = ['required_profiles', 'optional_profiles'] as const;
+
+const CONSTRAINT_KEYS = ['timeout_ms', 'qos', 'priority', ...PROFILE_LISTS] as const;
+
+function isStringArray(v: unknown): boolean {
+  if (!Array.isArray(v) || Object.getPrototypeOf(v) !== Array.prototype) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+/**
+ * `TaskConstraintsSchema` with only `timeout_ms`, `qos`, `priority` and the profile
+ * lists.
+ */
 function fastConstraints(v: unknown): Record<string, unknown> | undefined {
-  if (!isPlainObject(v) || !keysWithin(v, ['timeout_ms', 'qos', 'priority'])) return undefined;
+  if (!isPlainObject(v) || !keysWithin(v, CONSTRAINT_KEYS)) return undefined;
   const t = v.timeout_ms;
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < TIMEOUT_MS_MIN || t > TIMEOUT_MS_MAX)
     return undefined;
@@ -86,5 +107,44 @@ function fastConstraints(v: unknown): Record<string, unknown> | undefined {
     if (!(PRIORITY_VALUES as readonly unknown[]).includes(v.priority)) return undefined;
     out.priority = v.priority;
   }
+  for (const k of Object.keys(v)) {
+    if (k !== 'required_profiles' && k !== 'optional_profiles') continue;
+    if (!isStringArray(v[k])) return undefined;
+    out[k] = v[k];
+  }
   return out;
+}
+
+const CHAT_INTENT = 'urn:iicp:intent:llm:chat:v1';
+
+/**
+ * `true` only when `validateIntentPayload(intent, payload)` certainly passes, read by
+ * hand for the common llm:chat:v1 input (messages with a known role and a `content`,
+ * `max_tokens`, `temperature` and `stop` absent or in range); `false` means "ask the
+ * schema", which then also words any error. Pinned to the schema by a property test
+ * (test/fast-task.test.ts).
+ */
+export function chatPayloadSurelyValid(intent: string, payload: Record<string, unknown>): boolean {
+  if (intent !== CHAT_INTENT || !isPlainObject(payload)) return false;
+  const messages = payload.messages;
+  if (!Array.isArray(messages) || messages.length === 0) return false;
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    if (!isPlainObject(m) || !has(m, 'content')) return false;
+    if (!(CHAT_ROLES as readonly unknown[]).includes(m.role)) return false;
+  }
+  if (has(payload, 'max_tokens')) {
+    const t = payload.max_tokens;
+    if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 1) return false;
+  }
+  if (has(payload, 'temperature')) {
+    const t = payload.temperature;
+    if (typeof t !== 'number' || !(t >= 0 && t <= 2)) return false;
+  }
+  if (has(payload, 'stop')) {
+    const stop = payload.stop;
+    if (!Array.isArray(stop)) return false;
+    for (let i = 0; i < stop.length; i++) if (typeof stop[i] !== 'string') return false;
+  }
+  return true;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TaskRequestSchema } from '@iicp/wire';
-import { fastTaskRequest } from '../src/fast-task.ts';
+import { TaskRequestSchema, validateIntentPayload } from '@iicp/wire';
+import { chatPayloadSurelyValid, fastTaskRequest } from '../src/fast-task.ts';
 
 const UUID = '6f1c2a3b-1234-4abc-8def-0123456789ab';
 const INTENT = 'urn:iicp:intent:llm:chat:v1';
@@ -42,6 +42,11 @@ const valid = fc.record(
         timeout_ms: fc.integer({ min: 100, max: 300_000 }),
         qos: fc.constantFrom('realtime', 'interactive', 'batch', 'best-effort'),
         priority: fc.constantFrom('low', 'normal', 'high', 'critical'),
+        required_profiles: fc.array(
+          fc.constantFrom('urn:iicp:profile:service-lifecycle:v1', 'urn:x:other', ''),
+          { maxLength: 2 },
+        ),
+        optional_profiles: fc.array(fc.string({ maxLength: 12 }), { maxLength: 2 }),
       },
       { requiredKeys: ['timeout_ms'] },
     ),
@@ -68,6 +73,8 @@ const CHANGEABLE = [
   'constraints.qos',
   'constraints.priority',
   'constraints.region',
+  'constraints.required_profiles',
+  'constraints.optional_profiles',
   'trace.trace_id',
   'trace.origin_node',
   'auth.node_token',
@@ -141,6 +148,27 @@ describe('fastTaskRequest', () => {
     expect(JSON.stringify(fast)).toBe(JSON.stringify(TaskRequestSchema.parse(body)));
   });
 
+  it('takes the fast path for a streamed CALL (profile lists), same value and key order', () => {
+    const body = {
+      task_id: UUID,
+      intent: INTENT,
+      constraints: {
+        required_profiles: ['urn:iicp:profile:service-lifecycle:v1'],
+        timeout_ms: 30_000,
+        optional_profiles: [],
+        qos: 'interactive',
+      },
+      payload: { messages: [{ role: 'user', content: 'hi' }], stream: true },
+    };
+    const fast = fastTaskRequest(body);
+    expect(fast).toBeDefined();
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(TaskRequestSchema.parse(body)));
+    for (const bad of [['a', 1], 'urn:x', [null], { 0: 'a' }]) {
+      const c = { ...body.constraints, required_profiles: bad };
+      expect(fastTaskRequest({ ...body, constraints: c })).toBeUndefined();
+    }
+  });
+
   it('defers anything else to the schema', () => {
     const base = { task_id: UUID, intent: INTENT, payload: {}, constraints: { timeout_ms: 1000 } };
     expect(fastTaskRequest(base)).toBeDefined();
@@ -160,5 +188,89 @@ describe('fastTaskRequest', () => {
     ).toBeUndefined();
     expect(fastTaskRequest({ ...base, intent: `${INTENT}+x` })).toBeUndefined();
     expect(fastTaskRequest(Object.assign(Object.create(null), base))).toBeUndefined();
+  });
+});
+
+const chatValue = fc.oneof(
+  anyValue,
+  fc.constantFrom('system', 'user', 'assistant', 'tool', 'developer', 0, 1, 2, 2.5, -1, 1e300),
+  fc.constantFrom(['a', 'b'], ['a', 1], [], [null]),
+);
+const validChat = fc.record(
+  {
+    messages: fc.array(
+      fc.record({
+        role: fc.constantFrom('system', 'user', 'assistant', 'tool'),
+        content: fc.oneof(fc.string(), fc.jsonValue({ maxDepth: 2 })),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    max_tokens: fc.integer({ min: 1, max: 4096 }),
+    temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+    stop: fc.array(fc.string(), { maxLength: 2 }),
+    model: fc.string(),
+  },
+  { requiredKeys: ['messages'] },
+);
+const CHAT_CHANGEABLE = [
+  'messages',
+  'max_tokens',
+  'temperature',
+  'stop',
+  'messages.0',
+  'messages.0.role',
+  'messages.0.content',
+] as const;
+/** Valid chat inputs, most of them with one member dropped or replaced; JSON-shaped. */
+const chatPayload = validChat.chain((p) =>
+  fc
+    .option(fc.record({ key: fc.constantFrom(...CHAT_CHANGEABLE), swap: fc.option(chatValue) }), {
+      freq: 3,
+    })
+    .map((change) => {
+      const out = JSON.parse(JSON.stringify(p)) as Record<string, unknown>;
+      if (change) {
+        const path = change.key.split('.');
+        let target: Record<string, unknown> | undefined = out;
+        for (const k of path.slice(0, -1))
+          target = target?.[k] as Record<string, unknown> | undefined;
+        const k = path.at(-1)!;
+        if (target && typeof target === 'object') {
+          if (change.swap === null) delete target[k];
+          else target[k] = change.swap;
+        }
+      }
+      return JSON.parse(JSON.stringify(out)) as unknown;
+    }),
+);
+
+describe('chatPayloadSurelyValid', () => {
+  const intents = fc.constantFrom(INTENT, 'urn:iicp:intent:llm:completion:v1');
+  it('is true only when validateIntentPayload passes', () => {
+    fc.assert(
+      fc.property(intents, chatPayload, (intent, payload) => {
+        if (chatPayloadSurelyValid(intent, payload as Record<string, unknown>))
+          expect(validateIntentPayload(intent, payload).ok).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    // Counted on a fixed-seed sample: the fast answer is reached often, and valid
+    // payloads it leaves to the schema exist too (it never has to be complete).
+    const sample = fc.sample(fc.tuple(intents, chatPayload), { numRuns: 1000, seed: 7 });
+    const fast = sample.filter(([i, p]) => chatPayloadSurelyValid(i, p as Record<string, unknown>));
+    expect(fast.length).toBeGreaterThan(200);
+  });
+
+  it('accepts the chat payload the proxy forwards, and leaves anything unusual to the schema', () => {
+    const p = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
+    expect(chatPayloadSurelyValid(INTENT, p)).toBe(true);
+    expect(chatPayloadSurelyValid(INTENT, { ...p, max_tokens: 0 })).toBe(false);
+    expect(chatPayloadSurelyValid(INTENT, { ...p, temperature: 2.5 })).toBe(false);
+    expect(chatPayloadSurelyValid(INTENT, { ...p, stop: ['a', 1] })).toBe(false);
+    expect(chatPayloadSurelyValid(INTENT, { ...p, messages: [] })).toBe(false);
+    expect(
+      chatPayloadSurelyValid(INTENT, { messages: [{ role: 'developer', content: 'x' }] }),
+    ).toBe(false);
+    expect(chatPayloadSurelyValid('urn:iicp:intent:llm:completion:v1', p)).toBe(false);
   });
 });

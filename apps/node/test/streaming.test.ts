@@ -190,7 +190,7 @@ describe('lifecycle streaming', () => {
 
 describe('event order when the backend call is dispatched before `accepted` is written', () => {
   /** A backend that reports its chunk, or fails, before it ever yields (no await). */
-  function eagerBackend(mode: 'chunk' | 'throw'): Backend {
+  function eagerBackend(mode: 'chunk' | 'throw' | 'empty'): Backend {
     return {
       type: 'openai',
       baseUrl: 'http://127.0.0.1:1',
@@ -199,6 +199,7 @@ describe('event order when the backend call is dispatched before `accepted` is w
       invoke: () => Promise.reject(new Error('not used')),
       stream: (_op, _payload, _o, onChunk) => {
         if (mode === 'throw') throw new Error('backend down');
+        if (mode === 'empty') return Promise.resolve({ model: 'test-model', finishReason: 'stop' });
         onChunk({ choices: [{ index: 0, delta: { content: 'now' } }] });
         return Promise.resolve({ model: 'test-model', finishReason: 'stop' });
       },
@@ -217,6 +218,20 @@ describe('event order when the backend call is dispatched before `accepted` is w
       [0, 'accepted'],
       [1, 'partial'],
       [2, 'completed'],
+    ]);
+  });
+
+  it('sends accepted before completed when the stream ends before the next macrotask', async () => {
+    h = await startNode({ app: { backend: eagerBackend('empty') } });
+    const url = await listen(h);
+    const res = await streamCall(url, streamed());
+    const events = eventReader(res.body!);
+    const seen: [number, string][] = [];
+    for (let ev = await events.next(); ev; ev = await events.next())
+      seen.push([ev.sequence, ev.event]);
+    expect(seen).toEqual([
+      [0, 'accepted'],
+      [1, 'completed'],
     ]);
   });
 
