@@ -4,6 +4,7 @@ import type { StreamDelta } from '@iicp/client';
 import type { FastifyReply } from '@iicp/http';
 import { toProxyFailure, type ProxyFailure } from './errors.ts';
 import type { StartedStream } from './gateway.ts';
+import { markAnswer } from './routes/common.ts';
 
 /** How one client protocol writes a streamed answer. Each method returns wire text ('' = nothing). */
 export interface StreamFormat {
@@ -18,7 +19,8 @@ export interface StreamFormat {
 }
 
 /**
- * Sends a started stream as the client protocol's stream. Each delta is written as soon
+ * Sends a started stream as the client protocol's stream, with the headers of a
+ * model-produced answer ({@link markAnswer}). Each delta is written as soon
  * as the node produced it (no buffering here; `X-Accel-Buffering: no` asks reverse
  * proxies not to buffer either). A failure after the status line becomes the protocol's
  * in-band error event; a client that goes away aborts `signal`, which closes the
@@ -38,6 +40,7 @@ export function sendStream(
   format: StreamFormat,
   signal: AbortSignal,
 ): FastifyReply {
+  markAnswer(reply, started.nodeId, started.taskId);
   return reply
     .code(200)
     .header('content-type', format.contentType)

@@ -123,6 +123,24 @@ describe('streamed answers on the wire', () => {
   });
 });
 
+describe('buffered answers on the wire', () => {
+  const BUFFERED: Array<[string, string, unknown]> = [
+    ['openai chat', '/v1/chat/completions', { model: 'm', messages }],
+    ['openai completions', '/v1/completions', { prompt: 'x' }],
+    ['openai embeddings', '/v1/embeddings', { input: ['a', 'b'], encoding_format: 'float' }],
+    ['anthropic messages', '/v1/messages', { model: 'm', max_tokens: 5, messages }],
+    ['ollama chat', '/api/chat', { model: 'm', messages, stream: false }],
+    ['ollama generate', '/api/generate', { model: 'm', prompt: 'x', stream: false }],
+  ];
+  it.each(BUFFERED)('%s: the same body', async (name, path, body) => {
+    proxy = await startProxy([llmNode({ parts: ['one', ' two'] })]);
+    const res = await post(path, body);
+    expect(res.status).toBe(200);
+    const t = normalized(await res.text());
+    expect(t).toBe(GOLDEN_BUFFERED[name]);
+  });
+});
+
 /** What the proxy sent before its stream writer was rewritten (Readable.from over a generator). */
 const GOLDEN: Record<string, string> = {
   'openai chat': [
@@ -251,4 +269,20 @@ const GOLDEN_FAILED: Record<string, string> = {
     '{"model":"m","created_at":"<time>","response":"one","done":false}\n',
     '{"error":"scripted failure","code":"backend_error"}\n',
   ].join(''),
+};
+
+/** Buffered answers as the routes sent them before they shared their OpenAI code. */
+const GOLDEN_BUFFERED: Record<string, string> = {
+  'openai chat':
+    '{"id":"chatcmpl-<uuid>","object":"chat.completion","created":0,"model":"scripted-model","choices":[{"index":0,"message":{"role":"assistant","content":"one two","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}',
+  'openai completions':
+    '{"id":"cmpl-<uuid>","object":"text_completion","created":0,"model":"scripted-model","choices":[{"index":0,"text":"one two","logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}',
+  'openai embeddings':
+    '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.25,-0.5,1]}],"model":"scripted-model","usage":{"prompt_tokens":2,"total_tokens":2}}',
+  'anthropic messages':
+    '{"id":"msg_<id>","type":"message","role":"assistant","model":"scripted-model","content":[{"type":"text","text":"one two"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":4}}',
+  'ollama chat':
+    '{"model":"scripted-model","created_at":"<time>","message":{"role":"assistant","content":"one two"},"done_reason":"stop","done":true,"total_duration":0,"prompt_eval_count":3,"eval_count":4}',
+  'ollama generate':
+    '{"model":"scripted-model","created_at":"<time>","response":"one two","done_reason":"stop","done":true,"total_duration":0,"prompt_eval_count":3,"eval_count":4}',
 };

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { errorBody, protocolErrorHandler } from '../errors.ts';
 import { finishReasonOf, firstChoice, isRecord, usageOf } from '../llm.ts';
 import { sendStream, sse, type StreamFormat } from '../stream.ts';
-import { clientGone, markAnswer, traceparentOf, type RouteDeps } from './common.ts';
+import { markAnswer, routeRequestOf, type RouteDeps } from './common.ts';
 
 const TextBlockSchema = z.looseObject({ type: z.literal('text'), text: z.string() });
 const BlockSchema = z.looseObject({ type: z.string().min(1) });
@@ -95,16 +95,8 @@ export function anthropicRoutes(deps: RouteDeps) {
       { schema: { body: AnthropicMessagesRequestSchema } },
       async (request, reply) => {
         const b = request.body;
-        const signal = clientGone(reply);
+        const req = routeRequestOf(request, reply, LLM_CHAT_INTENT, 'anthropic', b.model);
         const payload = messagesPayload(b);
-        const req = {
-          intent: LLM_CHAT_INTENT,
-          protocol: 'anthropic' as const,
-          signal,
-          model: b.model,
-          traceparent: traceparentOf(request),
-          log: request.log,
-        };
         if (b.stream === true) {
           const s = await gateway.stream(req, payload);
           let finish: string | null | undefined;
@@ -165,8 +157,7 @@ export function anthropicRoutes(deps: RouteDeps) {
               sse({ type: 'message_stop' }, 'message_stop'),
             error: (f) => sse(errorBody('anthropic', f), 'error'),
           };
-          markAnswer(reply, s.nodeId, s.taskId);
-          return sendStream(reply, s, format, signal);
+          return sendStream(reply, s, format, req.signal);
         }
         const { response, nodeId } = await gateway.call(req, payload);
         markAnswer(reply, nodeId, response.task_id);

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from '@iicp/http';
-import type { Gateway } from '../gateway.ts';
+import type { ClientProtocol } from '../errors.ts';
+import type { Gateway, RouteRequest } from '../gateway.ts';
 
 /** iicp-core.md §3.2 `generated_by_ai`: compatibility proxies expose it as this header. */
 export const GENERATED_BY_AI_HEADER = 'x-iicp-generated-by-ai';
@@ -43,4 +44,26 @@ export function markAnswer(
 export function traceparentOf(request: FastifyRequest): string | undefined {
   const t = request.headers.traceparent;
   return typeof t === 'string' ? t : undefined;
+}
+
+/**
+ * The gateway request of one client request: its intent and protocol, the caller's
+ * model and `traceparent`, the request logger, and a signal that fires when the client
+ * goes away.
+ */
+export function routeRequestOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  intent: string,
+  protocol: ClientProtocol,
+  model: string | undefined,
+): RouteRequest {
+  return {
+    intent,
+    protocol,
+    signal: clientGone(reply),
+    model,
+    traceparent: traceparentOf(request),
+    log: request.log,
+  };
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { protocolErrorHandler } from '../errors.ts';
 import { finishReasonOf, firstChoice, isRecord, usageOf } from '../llm.ts';
 import { sendStream, type StreamFormat } from '../stream.ts';
-import { clientGone, markAnswer, traceparentOf, type RouteDeps } from './common.ts';
+import { markAnswer, routeRequestOf, type RouteDeps } from './common.ts';
 import { servedModels } from './models.ts';
 
 /**
@@ -82,15 +82,8 @@ export function ollamaRoutes(deps: RouteDeps) {
     ) {
       const started = now();
       const model = request.body.model;
-      const signal = clientGone(reply);
-      const req = {
-        intent: kind === 'chat' ? LLM_CHAT_INTENT : LLM_COMPLETION_INTENT,
-        protocol: 'ollama' as const,
-        signal,
-        model,
-        traceparent: traceparentOf(request),
-        log: request.log,
-      };
+      const intent = kind === 'chat' ? LLM_CHAT_INTENT : LLM_COMPLETION_INTENT;
+      const req = routeRequestOf(request, reply, intent, 'ollama', model);
       const body = (text: string) =>
         kind === 'chat' ? { message: { role: 'assistant', content: text } } : { response: text };
       if (request.body.stream !== false) {
@@ -124,8 +117,7 @@ export function ollamaRoutes(deps: RouteDeps) {
             }),
           error: (f) => line({ error: f.message, code: f.code }),
         };
-        markAnswer(reply, s.nodeId, s.taskId);
-        return sendStream(reply, s, format, signal);
+        return sendStream(reply, s, format, req.signal);
       }
       const { response, nodeId } = await gateway.call(req, payload);
       markAnswer(reply, nodeId, response.task_id);

@@ -2,9 +2,11 @@ import {
   LLM_CHAT_INTENT,
   LLM_COMPLETION_INTENT,
   LLM_EMBEDDING_INTENT,
+  type IicpResponse,
   type StreamDelta,
 } from '@iicp/client';
-import type { IicpFastifyInstance } from '@iicp/http';
+import type { FastifyReply, FastifyRequest, IicpFastifyInstance } from '@iicp/http';
+import type { StartedStream } from '../gateway.ts';
 import { z } from 'zod';
 import { protocolErrorHandler } from '../errors.ts';
 import {
@@ -16,7 +18,7 @@ import {
   withoutNulls,
 } from '../llm.ts';
 import { sendStream, sse, type StreamFormat } from '../stream.ts';
-import { clientGone, markAnswer, traceparentOf, type RouteDeps } from './common.ts';
+import { markAnswer, routeRequestOf, type RouteDeps } from './common.ts';
 import { servedModels } from './models.ts';
 
 /** Roles OpenAI clients send; `developer` (newer models' system role) is sent on as `system`. */
@@ -100,180 +102,175 @@ function openAiUsage(result: unknown, tokensUsed: number | undefined) {
     : undefined;
 }
 
+/** What differs between the Chat Completions and the legacy Completions answers. */
+interface OpenAiShape {
+  readonly intent: string;
+  /** `object` of a streamed chunk and of the whole answer. */
+  readonly chunkObject: string;
+  readonly answerObject: string;
+  readonly idPrefix: string;
+  /** A chunk's choice content for a delta (`{delta}` or `{text}`); undefined: no chunk. */
+  piece(d: StreamDelta): Record<string, unknown> | undefined;
+  /** The content of the opening chunk (chat's role chunk); undefined: none. */
+  readonly opening: Record<string, unknown> | undefined;
+  /** The content of the closing chunk (the one carrying `finish_reason`). */
+  readonly closing: Record<string, unknown>;
+  /** The content of one buffered choice (`{message}` or `{text}`). */
+  answer(choice: Record<string, unknown>): Record<string, unknown>;
+}
+
+const CHAT: OpenAiShape = {
+  intent: LLM_CHAT_INTENT,
+  chunkObject: 'chat.completion.chunk',
+  answerObject: 'chat.completion',
+  idPrefix: 'chatcmpl-',
+  piece: (d) => {
+    const delta = chatDeltaOf(d);
+    return delta ? { delta } : undefined;
+  },
+  opening: { delta: { role: 'assistant', content: '' } },
+  closing: { delta: {} },
+  answer: (choice) => {
+    const message = isRecord(choice.message) ? choice.message : {};
+    return { message: { role: 'assistant', content: null, refusal: null, ...message } };
+  },
+};
+
+const COMPLETION: OpenAiShape = {
+  intent: LLM_COMPLETION_INTENT,
+  chunkObject: 'text_completion',
+  answerObject: 'text_completion',
+  idPrefix: 'cmpl-',
+  piece: (d) => (d.text ? { text: d.text } : undefined),
+  opening: undefined,
+  closing: { text: '' },
+  answer: (choice) => ({ text: typeof choice.text === 'string' ? choice.text : '' }),
+};
+
+type StreamOptions = { include_usage?: boolean | null | undefined } | null | undefined;
+
+/** The chunks of a streamed answer, in OpenAI's shape for `shape`. */
+function openAiStreamFormat(
+  shape: OpenAiShape,
+  started: StartedStream,
+  requestedModel: string | undefined,
+  streamOptions: StreamOptions,
+  created: number,
+): StreamFormat {
+  const id = `${shape.idPrefix}${started.taskId ?? ''}`;
+  let model = requestedModel ?? '';
+  let finish: string | null = null;
+  let usage: ReturnType<typeof openAiUsage>;
+  const chunk = (content: Record<string, unknown>, finishReason: string | null) => ({
+    id,
+    object: shape.chunkObject,
+    created,
+    model,
+    choices: [{ index: 0, ...content, logprobs: null, finish_reason: finishReason }],
+  });
+  return {
+    contentType: 'text/event-stream; charset=utf-8',
+    start: () => {
+      if (started.first?.model_used) model = started.first.model_used;
+      return shape.opening ? sse(chunk(shape.opening, null)) : '';
+    },
+    delta: (d) => {
+      if (d.model_used) model = d.model_used;
+      const piece = shape.piece(d);
+      if (d.event === 'completed') {
+        finish = finishReasonOf(d.result) ?? 'stop';
+        usage = openAiUsage(d.result, d.tokens_used);
+      }
+      return piece ? sse(chunk(piece, null)) : '';
+    },
+    end: () => {
+      let out = sse(chunk(shape.closing, finish ?? 'stop'));
+      if (streamOptions?.include_usage && usage) {
+        out += sse({ id, object: shape.chunkObject, created, model, choices: [], usage });
+      }
+      return out + sse('[DONE]');
+    },
+    error: (f) =>
+      sse({ error: { message: f.message, type: 'server_error', code: f.code, param: null } }),
+  };
+}
+
+/** A buffered answer in OpenAI's shape for `shape`. */
+function openAiAnswer(
+  shape: OpenAiShape,
+  response: IicpResponse,
+  requestedModel: string | undefined,
+  created: number,
+) {
+  const result = response.result as Record<string, unknown>;
+  const choices = (Array.isArray(result.choices) ? result.choices : []).map((c, i) => {
+    const choice = isRecord(c) ? c : {};
+    return {
+      index: typeof choice.index === 'number' ? choice.index : i,
+      ...shape.answer(choice),
+      logprobs: null,
+      finish_reason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop',
+    };
+  });
+  const usage = openAiUsage(result, response.metrics?.tokens_used);
+  return {
+    id: `${shape.idPrefix}${response.task_id}`,
+    object: shape.answerObject,
+    created,
+    model: response.model_used ?? requestedModel ?? '',
+    choices,
+    ...(usage ? { usage } : {}),
+  };
+}
+
 /** OpenAI-compatible routes, in their own context so that every error has OpenAI's shape. */
 export function openAiRoutes(deps: RouteDeps) {
   return async (app: IicpFastifyInstance): Promise<void> => {
     app.setErrorHandler(protocolErrorHandler('openai'));
     const { gateway, now } = deps;
 
+    /** Chat Completions and Completions: one task, streamed or buffered. */
+    async function complete(
+      shape: OpenAiShape,
+      request: FastifyRequest,
+      reply: FastifyReply,
+      body: {
+        readonly model?: string | undefined;
+        readonly stream?: boolean | null | undefined;
+        readonly stream_options?: StreamOptions;
+      },
+      payload: Record<string, unknown>,
+    ) {
+      const req = routeRequestOf(request, reply, shape.intent, 'openai', body.model);
+      if (body.stream === true) {
+        const started = await gateway.stream(req, payload);
+        const created = unixSeconds(now());
+        const format = openAiStreamFormat(shape, started, body.model, body.stream_options, created);
+        return sendStream(reply, started, format, req.signal);
+      }
+      const { response, nodeId } = await gateway.call(req, payload);
+      markAnswer(reply, nodeId, response.task_id);
+      return openAiAnswer(shape, response, body.model, unixSeconds(now()));
+    }
+
     app.post(
       '/v1/chat/completions',
       { schema: { body: OpenAiChatRequestSchema } },
-      async (request, reply) => {
-        const body = request.body;
-        const signal = clientGone(reply);
-        const req = {
-          intent: LLM_CHAT_INTENT,
-          protocol: 'openai' as const,
-          signal,
-          model: body.model,
-          traceparent: traceparentOf(request),
-          log: request.log,
-        };
-        const payload = chatPayload(body);
-        if (body.stream === true) {
-          const started = await gateway.stream(req, payload);
-          const id = `chatcmpl-${started.taskId ?? ''}`;
-          const created = unixSeconds(now());
-          let model = body.model ?? '';
-          let finish: string | null = null;
-          let usage: ReturnType<typeof openAiUsage>;
-          const chunk = (delta: Record<string, unknown>, finishReason: string | null) => ({
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model,
-            choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-          });
-          const format: StreamFormat = {
-            contentType: 'text/event-stream; charset=utf-8',
-            start: () => {
-              if (started.first?.model_used) model = started.first.model_used;
-              return sse(chunk({ role: 'assistant', content: '' }, null));
-            },
-            delta: (d: StreamDelta) => {
-              if (d.model_used) model = d.model_used;
-              const delta = chatDeltaOf(d);
-              if (d.event === 'completed') {
-                finish = finishReasonOf(d.result) ?? 'stop';
-                usage = openAiUsage(d.result, d.tokens_used);
-              }
-              return delta ? sse(chunk(delta, null)) : '';
-            },
-            end: () => {
-              let out = sse(chunk({}, finish ?? 'stop'));
-              if (body.stream_options?.include_usage && usage) {
-                out += sse({
-                  id,
-                  object: 'chat.completion.chunk',
-                  created,
-                  model,
-                  choices: [],
-                  usage,
-                });
-              }
-              return out + sse('[DONE]');
-            },
-            error: (f) =>
-              sse({
-                error: { message: f.message, type: 'server_error', code: f.code, param: null },
-              }),
-          };
-          markAnswer(reply, started.nodeId, started.taskId);
-          return sendStream(reply, started, format, signal);
-        }
-        const { response, nodeId } = await gateway.call(req, payload);
-        markAnswer(reply, nodeId, response.task_id);
-        const result = response.result as Record<string, unknown>;
-        const choices = (Array.isArray(result.choices) ? result.choices : []).map((c, i) => {
-          const choice = isRecord(c) ? c : {};
-          const message = isRecord(choice.message) ? choice.message : {};
-          return {
-            index: typeof choice.index === 'number' ? choice.index : i,
-            message: { role: 'assistant', content: null, refusal: null, ...message },
-            logprobs: null,
-            finish_reason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop',
-          };
-        });
-        const usage = openAiUsage(result, response.metrics?.tokens_used);
-        return {
-          id: `chatcmpl-${response.task_id}`,
-          object: 'chat.completion',
-          created: unixSeconds(now()),
-          model: response.model_used ?? body.model ?? '',
-          choices,
-          ...(usage ? { usage } : {}),
-        };
-      },
+      async (request, reply) =>
+        complete(CHAT, request, reply, request.body, chatPayload(request.body)),
     );
 
     app.post(
       '/v1/completions',
       { schema: { body: OpenAiCompletionRequestSchema } },
-      async (request, reply) => {
-        const body = request.body;
-        const signal = clientGone(reply);
-        const req = {
-          intent: LLM_COMPLETION_INTENT,
-          protocol: 'openai' as const,
-          signal,
-          model: body.model,
-          traceparent: traceparentOf(request),
-          log: request.log,
-        };
-        const payload = completionPayload(body as Record<string, unknown>);
-        if (body.stream === true) {
-          const started = await gateway.stream(req, payload);
-          const id = `cmpl-${started.taskId ?? ''}`;
-          const created = unixSeconds(now());
-          let model = body.model ?? '';
-          let finish: string | null = null;
-          let usage: ReturnType<typeof openAiUsage>;
-          const chunk = (text: string, finishReason: string | null) => ({
-            id,
-            object: 'text_completion',
-            created,
-            model,
-            choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
-          });
-          const format: StreamFormat = {
-            contentType: 'text/event-stream; charset=utf-8',
-            start: () => '',
-            delta: (d) => {
-              if (d.model_used) model = d.model_used;
-              if (d.event === 'completed') {
-                finish = finishReasonOf(d.result) ?? 'stop';
-                usage = openAiUsage(d.result, d.tokens_used);
-              }
-              return d.text ? sse(chunk(d.text, null)) : '';
-            },
-            end: () => {
-              let out = sse(chunk('', finish ?? 'stop'));
-              if (body.stream_options?.include_usage && usage) {
-                out += sse({ id, object: 'text_completion', created, model, choices: [], usage });
-              }
-              return out + sse('[DONE]');
-            },
-            error: (f) =>
-              sse({
-                error: { message: f.message, type: 'server_error', code: f.code, param: null },
-              }),
-          };
-          markAnswer(reply, started.nodeId, started.taskId);
-          return sendStream(reply, started, format, signal);
-        }
-        const { response, nodeId } = await gateway.call(req, payload);
-        markAnswer(reply, nodeId, response.task_id);
-        const result = response.result as Record<string, unknown>;
-        const choices = (Array.isArray(result.choices) ? result.choices : []).map((c, i) => {
-          const choice = isRecord(c) ? c : {};
-          return {
-            index: typeof choice.index === 'number' ? choice.index : i,
-            text: typeof choice.text === 'string' ? choice.text : '',
-            logprobs: null,
-            finish_reason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'stop',
-          };
-        });
-        const usage = openAiUsage(result, response.metrics?.tokens_used);
-        return {
-          id: `cmpl-${response.task_id}`,
-          object: 'text_completion',
-          created: unixSeconds(now()),
-          model: response.model_used ?? body.model ?? '',
-          choices,
-          ...(usage ? { usage } : {}),
-        };
-      },
+      async (request, reply) =>
+        complete(
+          COMPLETION,
+          request,
+          reply,
+          request.body,
+          completionPayload(request.body as Record<string, unknown>),
+        ),
     );
 
     app.post(
@@ -281,22 +278,12 @@ export function openAiRoutes(deps: RouteDeps) {
       { schema: { body: OpenAiEmbeddingRequestSchema } },
       async (request, reply) => {
         const body = request.body;
-        const signal = clientGone(reply);
+        const req = routeRequestOf(request, reply, LLM_EMBEDDING_INTENT, 'openai', body.model);
         const { encoding_format: format, ...rest } = withoutNulls(body as Record<string, unknown>);
         const { response, nodeId } = await gateway.call<{
           data: Array<Record<string, unknown>>;
           usage?: unknown;
-        }>(
-          {
-            intent: LLM_EMBEDDING_INTENT,
-            protocol: 'openai',
-            signal,
-            model: body.model,
-            traceparent: traceparentOf(request),
-            log: request.log,
-          },
-          rest,
-        );
+        }>(req, rest);
         markAnswer(reply, nodeId, response.task_id);
         const data = response.result.data.map((d, i) => {
           const vector = d.embedding as number[];
