@@ -194,6 +194,18 @@ function item(depth: number): unknown {
   need(1);
   const ib = src[pos]!;
   pos += 1;
+  // Text with a length in the initial byte or the next one (most values).
+  if (ib >= 0x60 && ib <= 0x78) {
+    let len = ib - 0x60;
+    if (len === 24) {
+      need(1);
+      len = src[pos]!;
+      pos += 1;
+      if (len < 24) nonDeterministic('non-shortest head', start);
+    }
+    return textItem(len, start);
+  }
+  if (ib < 0x18) return ib;
   const major = ib >> 5;
   const ai = ib & 0x1f;
   const arg = argument(major, ai, start);
@@ -265,8 +277,24 @@ const scratchF64 = new Float64Array(scratch);
 const littleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 function float(at: number, width: 4 | 8): number {
-  for (let i = 0; i < width; i++) scratchBytes[littleEndian ? width - 1 - i : i] = src[at + i]!;
-  return width === 4 ? scratchF32[0]! : scratchF64[0]!;
+  const b = src;
+  const t = scratchBytes;
+  if (width === 8) {
+    // Unrolled: a loop with a computed index cost more than the rest of the item.
+    if (littleEndian) {
+      t[0] = b[at + 7]!;
+      t[1] = b[at + 6]!;
+      t[2] = b[at + 5]!;
+      t[3] = b[at + 4]!;
+      t[4] = b[at + 3]!;
+      t[5] = b[at + 2]!;
+      t[6] = b[at + 1]!;
+      t[7] = b[at]!;
+    } else for (let i = 0; i < 8; i++) t[i] = b[at + i]!;
+    return scratchF64[0]!;
+  }
+  for (let i = 0; i < 4; i++) t[littleEndian ? 3 - i : i] = b[at + i]!;
+  return scratchF32[0]!;
 }
 
 /** IEEE 754 binary16 to a number (exact: every half is a double). */

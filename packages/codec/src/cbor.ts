@@ -30,6 +30,9 @@ const INFORMATIONAL_TAGS: ReadonlySet<number> = new Set(Object.values(IICP_CBOR_
  */
 export const DEFAULT_CBOR_LIMITS: CborLimits = { maxBytes: 16_777_216, maxDepth: 64 };
 
+/** What `decodeCbor` passes the strict decoder when called without options. */
+const DEFAULT_DECODE_OPTIONS = { ...DEFAULT_CBOR_LIMITS, allowedTags: INFORMATIONAL_TAGS };
+
 /**
  * Decode options: only limits. Strictness is not configurable (spec/decisions.md
  * D-046: receivers MUST reject non-deterministic CBOR, iicp-cbor-wire.md §1.1,
@@ -642,7 +645,9 @@ export function takeFrameRoom(payload: Uint8Array): Buffer | undefined {
  * Uint8Array views that may share memory with `bytes`. Floats of any width are
  * accepted. Throws `CodecError`.
  */
-export function decodeCbor(bytes: Uint8Array, opts: Partial<CborDecodeOptions> = {}): unknown {
+export function decodeCbor(bytes: Uint8Array, opts?: Partial<CborDecodeOptions>): unknown {
+  // Without options (the common call), one shared options object instead of a new one.
+  if (opts === undefined) return decodeStrict(bytes, DEFAULT_DECODE_OPTIONS);
   return decodeStrict(bytes, {
     maxBytes: opts.maxBytes ?? DEFAULT_CBOR_LIMITS.maxBytes,
     maxDepth: opts.maxDepth ?? DEFAULT_CBOR_LIMITS.maxDepth,
