@@ -5,8 +5,17 @@
 // D-064 SSE binding (accepted, partial chunks in the intent's partial form, then a
 // terminal event carrying the RESPONSE fields). Test-only.
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  closeServer as close,
+  json,
+  listenLoopback as listen,
+  nodeListEntry,
+  readBody,
+  scriptedNodeId,
+} from '@iicp/client/testing';
+
+export { deferred, fakeTime, json } from '@iicp/client/testing';
 
 export const LIFECYCLE_PROFILE = 'urn:iicp:profile:service-lifecycle:v1';
 
@@ -14,33 +23,6 @@ export interface Task {
   readonly url: string;
   readonly headers: IncomingMessage['headers'];
   readonly body: any;
-}
-
-async function readBody(req: IncomingMessage): Promise<any> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-export function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }
 
 export type NodeHandler = (task: Task, res: ServerResponse) => void | Promise<void>;
@@ -60,7 +42,7 @@ let counter = 0;
 export async function startNode(handler: NodeHandler): Promise<ScriptedNode> {
   counter++;
   const node: ScriptedNode = {
-    id: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    id: scriptedNodeId(counter),
     url: '',
     tasks: [],
     aborts: 0,
@@ -248,17 +230,9 @@ export interface ScriptedDirectory {
   close(): Promise<void>;
 }
 
-/** A NODELIST entry for a scripted node. */
+/** A NODELIST entry for a scripted node (serving the scripted model). */
 export function entry(node: ScriptedNode, score: number, extra: object = {}) {
-  return {
-    node_id: node.id,
-    endpoint: node.url,
-    region: 'eu-central',
-    score,
-    available: true,
-    models: ['scripted-model'],
-    ...extra,
-  };
+  return nodeListEntry(node, score, { models: ['scripted-model'], ...extra });
 }
 
 export async function startDirectory(script: DirectoryScript): Promise<ScriptedDirectory> {
@@ -295,28 +269,4 @@ export async function startDirectory(script: DirectoryScript): Promise<ScriptedD
   const url = await listen(server);
   Object.assign(dir, { url, close: () => close(server) });
   return dir;
-}
-
-/** A test clock and a sleep that records delays without waiting. */
-export function fakeTime(start = 1_800_000_000_000) {
-  let now = start;
-  const sleeps: number[] = [];
-  return {
-    now: () => now,
-    advance: (ms: number) => {
-      now += ms;
-    },
-    sleeps,
-    sleep: async (ms: number, signal?: AbortSignal) => {
-      sleeps.push(ms);
-      if (signal?.aborted) throw signal.reason;
-    },
-  };
-}
-
-/** A deferred promise: `release()` lets a gated node go on. */
-export function deferred() {
-  let release!: () => void;
-  const promise = new Promise<void>((r) => (release = r));
-  return { promise, release };
 }

@@ -1,8 +1,17 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- recorded JSON bodies are inspected freely */
 // Scripted directory and nodes on real loopback HTTP (node:http, port 0). Test-only.
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  closeServer as close,
+  json,
+  listenLoopback as listen,
+  nodeListEntry,
+  readBody,
+  scriptedNodeId,
+} from '../../src/testing.ts';
+
+export { fakeTime, json } from '../../src/testing.ts';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -13,34 +22,6 @@ export interface RecordedRequest {
 
 /** Order in which the mesh saw requests, across all servers (`directory:discover`, `node:<id>`…). */
 export type EventLog = string[];
-
-async function readBody(req: IncomingMessage): Promise<any> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return `http://127.0.0.1:${port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-export function json(res: ServerResponse, status: number, body: unknown, headers = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
 
 export type NodeHandler = (
   req: RecordedRequest,
@@ -90,7 +71,7 @@ let nodeCounter = 0;
 
 export async function startNode(log: EventLog, handler: NodeHandler = ok()): Promise<ScriptedNode> {
   nodeCounter++;
-  const id = `00000000-0000-4000-8000-${String(nodeCounter).padStart(12, '0')}`;
+  const id = scriptedNodeId(nodeCounter);
   const requests: RecordedRequest[] = [];
   let waiters: Array<(r: RecordedRequest) => void> = [];
   let abortWaiters: Array<() => void> = [];
@@ -145,16 +126,7 @@ export interface ScriptedDirectory {
 }
 
 /** A NODELIST entry for a scripted node. */
-export function entry(node: ScriptedNode, score: number, extra: object = {}) {
-  return {
-    node_id: node.id,
-    endpoint: node.url,
-    region: 'eu-central',
-    score,
-    available: true,
-    ...extra,
-  };
-}
+export const entry = nodeListEntry;
 
 export async function startDirectory(
   log: EventLog,
@@ -243,21 +215,4 @@ export function sseWriter(res: ServerResponse) {
   res.flushHeaders();
   return (event: object) =>
     res.write(`event: ${(event as { event: string }).event}\ndata: ${JSON.stringify(event)}\n\n`);
-}
-
-/** A test clock and a sleep that records delays without waiting. */
-export function fakeTime(start = 1_800_000_000_000) {
-  let now = start;
-  const sleeps: number[] = [];
-  return {
-    now: () => now,
-    advance: (ms: number) => {
-      now += ms;
-    },
-    sleeps,
-    sleep: async (ms: number, signal?: AbortSignal) => {
-      sleeps.push(ms);
-      if (signal?.aborted) throw signal.reason;
-    },
-  };
 }
