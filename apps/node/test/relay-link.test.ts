@@ -1,14 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpClient } from '@iicp/http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNode as startNodeProcess, type RunningNode } from '../src/main.ts';
-import type { TicketOutcome } from '../src/relay/directory.ts';
-import { RelayBindRefused, RelayLink, type RelayTimers } from '../src/relay/link.ts';
-import type { RelayCandidate } from '../src/relay/wire.ts';
+import { RelayBindRefused, RelayLink, type RelayLinkOptions } from '../src/relay/link.ts';
 import { LIFECYCLE_PROFILE } from '../src/lifecycle.ts';
 import {
   callBody,
@@ -18,6 +15,14 @@ import {
   startNode,
   type Harness,
 } from './support/node-app.ts';
+import {
+  closedPort,
+  fakeDirectory,
+  logSink,
+  ManualTimers,
+  streamedText,
+  untilReceived,
+} from './support/relay-link.ts';
 import { gate, startScriptedBackend } from './support/scripted-backend.ts';
 import { startScriptedDirectory } from './support/scripted-directory.ts';
 import {
@@ -32,63 +37,6 @@ afterAll(async () => {
   await http.close();
   await sharedHttp.close();
 });
-
-/** Timers the test fires by hand: no real waiting, no timed assertions. */
-class ManualTimers implements RelayTimers {
-  pending: { fn: () => void; ms: number }[] = [];
-  #waiters: (() => void)[] = [];
-  setTimeout(fn: () => void, ms: number): unknown {
-    const h = { fn, ms };
-    this.pending.push(h);
-    for (const w of this.#waiters.splice(0)) w();
-    return h;
-  }
-  clearTimeout(h: unknown): void {
-    this.pending = this.pending.filter((p) => p !== h);
-  }
-  /** Wait for the next scheduled timer and return its delay (without firing it). */
-  async next(): Promise<number> {
-    while (this.pending.length === 0) await new Promise<void>((r) => this.#waiters.push(r));
-    return this.pending[0]!.ms;
-  }
-  fire(): void {
-    this.pending.shift()?.fn();
-  }
-}
-
-function fakeDirectory(relays: RelayCandidate[] = []) {
-  return {
-    relays,
-    tickets: [] as { nodeId: string; token: string }[],
-    outcome: { ticket: 'ticket-1' } as TicketOutcome,
-    async relayTicket(nodeId: string, token: string): Promise<TicketOutcome> {
-      this.tickets.push({ nodeId, token });
-      return this.outcome;
-    },
-    async discoverRelays(): Promise<RelayCandidate[]> {
-      return this.relays;
-    },
-  };
-}
-
-function logSink() {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (_o: object, m: string) => void lines.push(m),
-    warn: (_o: object, m: string) => void lines.push(m),
-  };
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-}
 
 let h: Harness | undefined;
 let link: RelayLink | undefined;
@@ -109,24 +57,36 @@ async function relay(
   return r;
 }
 
+/**
+ * The link under test (stopped after each test), on the current node's app: one pull
+ * loop, this node's id, no token and a throwaway log unless `o` says otherwise.
+ */
+function newLink(o: Partial<RelayLinkOptions> & Pick<RelayLinkOptions, 'relay'>): RelayLink {
+  link = new RelayLink({
+    http,
+    app: h!.app,
+    concurrency: 1,
+    workerId: () => NODE_ID,
+    nodeToken: () => undefined,
+    log: logSink(),
+    ...o,
+  });
+  return link;
+}
+
 describe('relay-worker link', () => {
   it('binds with the directory ticket and serves tasks and health through the relay', async () => {
     h = await startNode();
     const r = await relay({ requireTicket: true });
     const dir = fakeDirectory();
     const bound: string[] = [];
-    link = new RelayLink({
+    const session = await newLink({
       relay: r.url,
-      http,
-      app: h.app,
       concurrency: 2,
-      workerId: () => NODE_ID,
       nodeToken: () => NODE_TOKEN,
       directory: dir,
-      log: logSink(),
       onBound: async (s) => void bound.push(s.endpoint),
-    });
-    const session = await link.connect();
+    }).connect();
     expect(dir.tickets).toEqual([{ nodeId: NODE_ID, token: NODE_TOKEN }]);
     expect(r.binds).toEqual([{ worker_id: NODE_ID, ticket: 'ticket-1' }]);
     expect(session.endpoint).toBe(`${r.url}/v1/relay-for/${NODE_ID}`);
@@ -152,16 +112,7 @@ describe('relay-worker link', () => {
     h = await startNode();
     for (const nextCall of [true, false]) {
       const r = await relay({ nextCall });
-      link = new RelayLink({
-        relay: r.url,
-        http,
-        app: h.app,
-        concurrency: 1,
-        workerId: () => NODE_ID,
-        nodeToken: () => undefined,
-        log: logSink(),
-      });
-      await link.connect();
+      await newLink({ relay: r.url }).connect();
       // One loop: the second call can only reach it in the reply to the first result
       // (nextCall relay) or through the plain pull that follows a 204.
       const first = (await r.call('/v1/task', callBody())) as RelayedResult;
@@ -169,7 +120,7 @@ describe('relay-worker link', () => {
       expect([first.status, second.status]).toEqual([200, 200]);
       expect(r.resultQueries[0]).toMatch(/^\?next_wait_ms=\d+$/);
       expect(r.nextCallReplies).toBe(nextCall ? 1 : 0);
-      await link.stop();
+      await link!.stop();
       link = undefined;
     }
   });
@@ -178,16 +129,7 @@ describe('relay-worker link', () => {
     const g = gate();
     h = await startNode({ script: { tokens: ['first', ' second'], gate: g.promise } });
     const r = await relay();
-    link = new RelayLink({
-      relay: r.url,
-      http,
-      app: h.app,
-      concurrency: 1,
-      workerId: () => NODE_ID,
-      nodeToken: () => undefined,
-      log: logSink(),
-    });
-    await link.connect();
+    await newLink({ relay: r.url }).connect();
     const out = (await r.call(
       '/v1/task',
       callBody({}, { required_profiles: [LIFECYCLE_PROFILE] }),
@@ -195,8 +137,8 @@ describe('relay-worker link', () => {
     )) as StreamedResult;
     expect(out.status).toBe(200);
     expect(out.headers['content-type']).toMatch(/^text\/event-stream/);
-    const text = () => Buffer.concat(out.chunks).toString();
-    while (!text().includes('"first"')) await new Promise((res) => out.once('chunk', res));
+    const text = () => streamedText(out);
+    await untilReceived(out, '"first"');
     expect(text()).toContain('event: accepted');
     expect(text()).not.toContain('second');
     g.open();
@@ -209,23 +151,13 @@ describe('relay-worker link', () => {
     const g = gate();
     h = await startNode({ script: { tokens: ['first', ' second'], gate: g.promise } });
     const r = await relay();
-    link = new RelayLink({
-      relay: r.url,
-      http,
-      app: h.app,
-      concurrency: 1,
-      workerId: () => NODE_ID,
-      nodeToken: () => undefined,
-      log: logSink(),
-    });
-    await link.connect();
+    await newLink({ relay: r.url }).connect();
     const out = (await r.call(
       '/v1/task',
       callBody({}, { required_profiles: [LIFECYCLE_PROFILE] }),
       { accept: 'text/event-stream' },
     )) as StreamedResult;
-    while (!Buffer.concat(out.chunks).toString().includes('"first"'))
-      await new Promise((res) => out.once('chunk', res));
+    await untilReceived(out, '"first"');
     const aborted = h.backend.nextAbort();
     out.abort();
     await aborted;
@@ -248,20 +180,15 @@ describe('relay-worker link', () => {
     ]);
     const timers = new ManualTimers();
     const bound: string[] = [];
-    link = new RelayLink({
+    await newLink({
       relay: 'auto',
-      http,
-      app: h.app,
       concurrency: 2,
-      workerId: () => NODE_ID,
       nodeToken: () => NODE_TOKEN,
       directory: dir,
-      log: logSink(),
       timers,
       random: () => 0.5,
       onBound: async (s) => void bound.push(s.relayUrl),
-    });
-    await link.connect();
+    }).connect();
     expect(bound).toEqual([b.url]);
 
     const lost = new Promise((res) => link!.once('lost', res));
@@ -273,7 +200,7 @@ describe('relay-worker link', () => {
     timers.fire();
     await rebound;
     expect(bound).toEqual([b.url, a.url]);
-    expect(link.attempts).toBe(0);
+    expect(link!.attempts).toBe(0);
     const res = (await a.call('/v1/task', callBody())) as RelayedResult;
     expect(res.status).toBe(200);
   });
@@ -282,19 +209,14 @@ describe('relay-worker link', () => {
     h = await startNode();
     const timers = new ManualTimers();
     const port = await closedPort();
-    link = new RelayLink({
+    const done = newLink({
       relay: `http://127.0.0.1:${port}`,
-      http,
-      app: h.app,
-      concurrency: 1,
-      workerId: () => NODE_ID,
-      nodeToken: () => undefined,
-      log: logSink(),
       timers,
       random: () => 0,
       startupAttempts: 9,
-    });
-    const done = link.connect().catch((e: unknown) => e);
+    })
+      .connect()
+      .catch((e: unknown) => e);
     const delays: number[] = [];
     for (let i = 0; i < 8; i++) {
       delays.push(await timers.next());
@@ -311,17 +233,9 @@ describe('relay-worker link', () => {
     const dir = fakeDirectory();
     dir.outcome = { reason: 'unsupported' };
     const log = logSink();
-    link = new RelayLink({
-      relay: r.url,
-      http,
-      app: h.app,
-      concurrency: 1,
-      workerId: () => NODE_ID,
-      nodeToken: () => NODE_TOKEN,
-      directory: dir,
-      log,
-    });
-    const err = await link.connect().catch((e: unknown) => e);
+    const err = await newLink({ relay: r.url, nodeToken: () => NODE_TOKEN, directory: dir, log })
+      .connect()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelayBindRefused);
     expect((err as Error).message).toMatch(/requires a bind ticket .* the directory issued none/);
     expect(r.binds).toEqual([{ worker_id: NODE_ID }]);
@@ -332,17 +246,9 @@ describe('relay-worker link', () => {
     h = await startNode();
     const r = await relay();
     r.sessions.set(NODE_ID, 'someone-elses-session-id');
-    link = new RelayLink({
-      relay: r.url,
-      http,
-      app: h.app,
-      concurrency: 1,
-      workerId: () => NODE_ID,
-      nodeToken: () => undefined,
-      log: logSink(),
-      startupAttempts: 1,
-    });
-    const err = (await link.connect().catch((e: unknown) => e)) as Error;
+    const err = (await newLink({ relay: r.url, startupAttempts: 1 })
+      .connect()
+      .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/still holds a live session/);
   });
 });
