@@ -294,9 +294,20 @@ function writeText(s: string): void {
   const n = p - at - headSize;
   const need = n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
   if (need !== headSize) b.copyWithin(at + need, at + headSize, p);
-  pos = at;
-  writeHead(3, n);
-  pos += n;
+  // The head, shortest form (as writeHead writes it; room was ensured above).
+  if (need === 1) b[at] = 0x60 | n;
+  else if (need === 2) {
+    b[at] = 0x78;
+    b[at + 1] = n;
+  } else if (need === 3) {
+    b[at] = 0x79;
+    b[at + 1] = n >> 8;
+    b[at + 2] = n & 0xff;
+  } else {
+    b[at] = 0x7a;
+    slabView.setUint32(at + 1, n);
+  }
+  pos = at + need + n;
 }
 
 /** Float64 always (iicp-cbor-wire.md §7 item 2); see encodeCbor. */

@@ -230,6 +230,24 @@ describe('encodeCbor writes what prepare + cbor-x wrote', () => {
     );
   });
 
+  it('on text whose UTF-8 length sits at a head-size boundary (the head may have to grow)', () => {
+    const units = ['a', '\u00e9', '\u20ac', '\ud83d\ude00', '\ud800'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(23, 24, 31, 32, 63, 64, 255, 256, 65_535, 65_536),
+        fc.integer({ min: -3, max: 3 }),
+        fc.array(fc.constantFrom(...units), { minLength: 1, maxLength: 4 }),
+        (target, delta, mix) => {
+          let s = '';
+          for (let i = 0; Buffer.byteLength(s) < target + delta; i++) s += mix[i % mix.length];
+          pinEncode(s);
+          pinEncode({ [s.slice(0, 40)]: s });
+        },
+      ),
+      { numRuns: 200, seed: 20261207 },
+    );
+  });
+
   it('on values that cannot be encoded, with the same error', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic['self'] = cyclic;
