@@ -110,6 +110,15 @@ describe('failover through @iicp/client', () => {
     await reader.read(); // the first chunk is in
     ctl.abort();
     await vi.waitFor(() => expect(proxy!.nodes[0]!.aborts).toBe(1));
+    // The answer counts as aborted, not as served.
+    const outcome = async (o: string) =>
+      sample(await proxy!.metrics(), 'iicp_proxy_requests_total', {
+        intent: CHAT,
+        protocol: 'openai',
+        outcome: o,
+      });
+    await vi.waitFor(async () => expect(await outcome('aborted')).toBe(1));
+    expect(await outcome('ok')).toBe(0);
     gate.release();
   });
 

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deferred, llmNode } from './support/mesh.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { llmNode } from './support/mesh.ts';
 import { sample, startProxy, type TestProxy } from './support/proxy.ts';
 
 // Streamed answers are written to the socket by the proxy's own writer: these tests pin
@@ -88,38 +88,6 @@ describe('streamed answers on the wire', () => {
       }),
     ).toBe(2);
     expect(proxy.logs.filter((l) => l.includes('"msg":"routed"'))).toHaveLength(2);
-  });
-
-  it('a client gone mid-stream: the node connection closes and the answer counts as aborted', async () => {
-    const gate = deferred();
-    proxy = await startProxy([llmNode({ parts: ['a', 'b'], gate: () => gate.promise })]);
-    const ctl = new AbortController();
-    const res = await fetch(`${proxy.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages, stream: true }),
-      signal: ctl.signal,
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
-    ctl.abort();
-    await vi.waitFor(() => expect(proxy!.nodes[0]!.aborts).toBe(1));
-    const outcome = (o: string) =>
-      sample(m, 'iicp_proxy_requests_total', {
-        intent: 'urn:iicp:intent:llm:chat:v1',
-        protocol: 'openai',
-        outcome: o,
-      });
-    let m = '';
-    await vi.waitFor(async () => {
-      m = await proxy!.metrics();
-      expect(outcome('aborted')).toBe(1);
-    });
-    expect(outcome('ok')).toBe(0);
-    gate.release();
-    // The proxy still answers afterwards.
-    const next = await post('/v1/chat/completions', { messages });
-    expect(next.status).toBe(200);
   });
 });
 
