@@ -1,4 +1,13 @@
 import { isUtf8 } from 'node:buffer';
+import {
+  argumentBytes,
+  compareRanges,
+  invalid,
+  nonDeterministic,
+  readArgument,
+  tooDeep,
+  u32,
+} from './cbor-head.ts';
 import { CodecError } from './errors.ts';
 import type { CborValidateOptions } from './cbor-validate.ts';
 
@@ -15,6 +24,11 @@ import type { CborValidateOptions } from './cbor-validate.ts';
  * tags are dropped, byte strings are views of the input.
  */
 
+/**
+ * The major types of cbor-head.ts (RFC 8949 §3.1), as local literals: importing them
+ * made each decode of the 100 B task envelope 36-45 ns (about 3%) slower in paired,
+ * interleaved runs (Node 20), where the shared head reader below cost nothing.
+ */
 const MAJOR_UINT = 0;
 const MAJOR_NINT = 1;
 const MAJOR_BYTES = 2;
@@ -22,7 +36,6 @@ const MAJOR_TEXT = 3;
 const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
 const MAJOR_TAG = 6;
-const MAJOR_SIMPLE = 7;
 
 /** 2^53 - 1 split at 2^32: an 8-byte argument below this `hi` is a safe integer. */
 const SAFE_HI = 0x20_0000;
@@ -43,98 +56,28 @@ let end = 0;
 let maxDepth = 0;
 let allowedTags: ReadonlySet<number> = new Set();
 
-function invalid(msg: string, at = pos): never {
-  throw new CodecError('cbor_invalid', `CBOR: ${msg} at byte ${at}`, { offset: at });
-}
-
-function nonDeterministic(msg: string, at: number): never {
-  throw new CodecError('cbor_non_deterministic', `CBOR: ${msg} at byte ${at}`, { offset: at });
-}
-
 function need(n: number): void {
-  if (end - pos < n) invalid('truncated data item');
+  if (end - pos < n) invalid('truncated data item', pos);
 }
 
 function enter(depth: number, at: number): void {
-  if (depth + 1 > maxDepth) {
-    throw new CodecError(
-      'payload_too_large',
-      `CBOR: nesting deeper than ${maxDepth} at byte ${at}`,
-      {
-        offset: at,
-      },
-    );
-  }
+  if (depth + 1 > maxDepth) tooDeep(maxDepth, at);
 }
 
-/** The 8-byte argument of the head at `pos - 8`: exact, as a number when safe. */
-let wideHi = 0;
-let wideLo = 0;
-
-/**
- * The argument of a head whose initial byte was consumed. For 8-byte arguments it
- * returns hi·2^32 + lo (exact below 2^53) and leaves hi and lo in wideHi/wideLo.
- */
+/** The argument of a head whose initial byte was consumed (see readArgument). */
 function argument(major: number, ai: number, start: number): number {
-  let arg: number;
-  let min: number;
-  switch (ai) {
-    case 24:
-      need(1);
-      arg = src[pos]!;
-      pos += 1;
-      min = 24;
-      break;
-    case 25:
-      need(2);
-      arg = (src[pos]! << 8) | src[pos + 1]!;
-      pos += 2;
-      min = 0x100;
-      break;
-    case 26:
-      need(4);
-      arg = u32(pos);
-      pos += 4;
-      min = 0x10000;
-      break;
-    case 27:
-      need(8);
-      wideHi = u32(pos);
-      wideLo = u32(pos + 4);
-      pos += 8;
-      arg = wideHi * 0x1_0000_0000 + wideLo;
-      min = 0x1_0000_0000;
-      break;
-    case 28:
-    case 29:
-    case 30:
-      return invalid(`reserved additional information ${ai}`, start);
-    case 31:
-      if (
-        major === MAJOR_BYTES ||
-        major === MAJOR_TEXT ||
-        major === MAJOR_ARRAY ||
-        major === MAJOR_MAP
-      ) {
-        return nonDeterministic('indefinite-length item', start);
-      }
-      return invalid(
-        major === MAJOR_SIMPLE
-          ? 'unexpected break'
-          : 'indefinite head on a major type that has none',
-        start,
-      );
-    default:
-      return ai;
-  }
-  if (major !== MAJOR_SIMPLE && arg < min) nonDeterministic('non-shortest head', start);
+  if (ai < 24) return ai;
+  const arg = readArgument(src, pos, end, major, ai, start);
+  pos += argumentBytes(ai);
   return arg;
 }
 
 /** An integer item's value; 8-byte ones are bigint unless safe (or `keepWide`). */
 function integer(major: number, ai: number, arg: number, keepWide: boolean): number | bigint {
   if (ai !== 27) return major === MAJOR_UINT ? arg : -1 - arg;
-  const n = (BigInt(wideHi) << 32n) | BigInt(wideLo);
+  // The 8-byte argument just read, exact.
+  const wideHi = u32(src, pos - 8);
+  const n = (BigInt(wideHi) << 32n) | BigInt(u32(src, pos - 4));
   if (major === MAJOR_UINT) return !keepWide && wideHi < SAFE_HI ? arg : n;
   // -1 - n is safe while n ≤ 2^53 - 2.
   return !keepWide && wideHi < SAFE_HI && arg < Number.MAX_SAFE_INTEGER ? -1 - arg : -1n - n;
@@ -265,10 +208,6 @@ function item(depth: number): unknown {
   }
 }
 
-function u32(at: number): number {
-  return ((src[at]! << 24) >>> 0) + ((src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!);
-}
-
 // Big-endian floats through a scratch buffer: cheaper than a DataView per message.
 const scratch = new ArrayBuffer(8);
 const scratchBytes = new Uint8Array(scratch);
@@ -379,16 +318,6 @@ function cachedKey(len: number, start: number): string {
   return str;
 }
 
-/** Bytewise lexicographic comparison of two ranges of the input. */
-function compareRanges(s1: number, e1: number, s2: number, e2: number): number {
-  const n = Math.min(e1 - s1, e2 - s2);
-  for (let i = 0; i < n; i++) {
-    const d = src[s1 + i]! - src[s2 + i]!;
-    if (d !== 0) return d;
-  }
-  return e1 - s1 - (e2 - s2);
-}
-
 /**
  * Integer keys encode below every text key (major 0/1 before 3), so in a sorted map the
  * first key says it all: text first means only text keys (a plain object), an integer
@@ -409,7 +338,7 @@ function map(count: number, depth: number): unknown {
     if (prevStart >= 0) {
       // Keys of different lengths differ in their first (head) byte already.
       const d = src[prevStart]! - src[keyStart]!;
-      const c = d !== 0 ? d : compareRanges(prevStart, prevEnd, keyStart, keyEnd);
+      const c = d !== 0 ? d : compareRanges(src, prevStart, prevEnd, keyStart, keyEnd);
       if (c === 0) nonDeterministic('duplicate map key', keyStart);
       if (c > 0) nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
     }
@@ -446,9 +375,9 @@ export function decodeStrict(bytes: Uint8Array, opts: CborValidateOptions): unkn
   maxDepth = opts.maxDepth;
   allowedTags = opts.allowedTags;
   try {
-    if (end === 0) invalid('empty input');
+    if (end === 0) invalid('empty input', pos);
     const value = item(0);
-    if (pos !== end) invalid(`${end - pos} trailing byte(s) after the data item`);
+    if (pos !== end) invalid(`${end - pos} trailing byte(s) after the data item`, pos);
     return value;
   } finally {
     // Do not keep the caller's bytes alive.

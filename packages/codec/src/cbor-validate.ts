@@ -1,4 +1,19 @@
 import { isUtf8 } from 'node:buffer';
+import {
+  MAJOR_ARRAY,
+  MAJOR_BYTES,
+  MAJOR_MAP,
+  MAJOR_NINT,
+  MAJOR_TAG,
+  MAJOR_TEXT,
+  MAJOR_UINT,
+  argumentBytes,
+  compareRanges,
+  invalid,
+  nonDeterministic,
+  readArgument,
+  tooDeep,
+} from './cbor-head.ts';
 import { CodecError } from './errors.ts';
 
 /**
@@ -25,15 +40,6 @@ export interface CborStrictness {
 }
 
 export type CborValidateOptions = CborLimits & CborStrictness;
-
-const MAJOR_UINT = 0;
-const MAJOR_NINT = 1;
-const MAJOR_BYTES = 2;
-const MAJOR_TEXT = 3;
-const MAJOR_ARRAY = 4;
-const MAJOR_MAP = 5;
-const MAJOR_TAG = 6;
-const MAJOR_SIMPLE = 7;
 
 /** What the scan saw that a plain-object decode of cbor-x would get wrong. */
 export const SCAN_NEEDS_MAPS = 1; // a map key that is not text, or a "__proto__" key
@@ -65,77 +71,18 @@ class StrictReader {
   }
 
   private invalid(msg: string, at = this.pos): never {
-    throw new CodecError('cbor_invalid', `CBOR: ${msg} at byte ${at}`, { offset: at });
-  }
-
-  private nonDeterministic(msg: string, at: number): never {
-    throw new CodecError('cbor_non_deterministic', `CBOR: ${msg} at byte ${at}`, { offset: at });
+    return invalid(msg, at);
   }
 
   private need(n: number): void {
-    if (this.end - this.pos < n) this.invalid('truncated data item');
+    if (this.end - this.pos < n) invalid('truncated data item', this.pos);
   }
 
   /** Reads the argument of a head whose initial byte was already consumed. */
   private argument(major: number, ai: number, start: number): number {
-    const b = this.b;
-    let arg: number;
-    let min: number;
-    switch (ai) {
-      case 24:
-        this.need(1);
-        arg = b[this.pos]!;
-        this.pos += 1;
-        min = 24;
-        break;
-      case 25:
-        this.need(2);
-        arg = (b[this.pos]! << 8) | b[this.pos + 1]!;
-        this.pos += 2;
-        min = 0x100;
-        break;
-      case 26:
-        this.need(4);
-        arg = readU32(b, this.pos);
-        this.pos += 4;
-        min = 0x10000;
-        break;
-      case 27: {
-        this.need(8);
-        const hi = readU32(b, this.pos);
-        const lo = readU32(b, this.pos + 4);
-        this.pos += 8;
-        // Precision loss above 2^53 does not matter: such a length can never fit, and
-        // integer values are only checked for shortest form.
-        arg = hi * 0x1_0000_0000 + lo;
-        min = 0x1_0000_0000;
-        break;
-      }
-      case 28:
-      case 29:
-      case 30:
-        return this.invalid(`reserved additional information ${ai}`, start);
-      case 31:
-        if (
-          major === MAJOR_BYTES ||
-          major === MAJOR_TEXT ||
-          major === MAJOR_ARRAY ||
-          major === MAJOR_MAP
-        ) {
-          return this.nonDeterministic('indefinite-length item', start);
-        }
-        return this.invalid(
-          major === MAJOR_SIMPLE
-            ? 'unexpected break'
-            : 'indefinite head on a major type that has none',
-          start,
-        );
-      default:
-        return ai;
-    }
-    if (major !== MAJOR_SIMPLE && arg < min) {
-      this.nonDeterministic('non-shortest head', start);
-    }
+    if (ai < 24) return ai;
+    const arg = readArgument(this.b, this.pos, this.end, major, ai, start);
+    this.pos += argumentBytes(ai);
     return arg;
   }
 
@@ -202,15 +149,7 @@ class StrictReader {
   }
 
   private enter(depth: number, at: number): void {
-    if (depth + 1 > this.opts.maxDepth) {
-      throw new CodecError(
-        'payload_too_large',
-        `CBOR: nesting deeper than ${this.opts.maxDepth} at byte ${at}`,
-        {
-          offset: at,
-        },
-      );
-    }
+    if (depth + 1 > this.opts.maxDepth) tooDeep(this.opts.maxDepth, at);
   }
 
   private map(count: number, depth: number): void {
@@ -230,8 +169,8 @@ class StrictReader {
       // Strictly increasing encoded keys: sorted, and therefore free of duplicates.
       if (prevStart >= 0) {
         const c = compareRanges(b, prevStart, prevEnd, keyStart, keyEnd);
-        if (c === 0) this.nonDeterministic('duplicate map key', keyStart);
-        if (c > 0) this.nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
+        if (c === 0) nonDeterministic('duplicate map key', keyStart);
+        if (c > 0) nonDeterministic('map keys not in RFC 8949 §4.2.1 order', keyStart);
       }
       prevStart = keyStart;
       prevEnd = keyEnd;
@@ -244,20 +183,6 @@ function isProtoKey(b: Uint8Array, start: number, end: number): boolean {
   if (end - start !== PROTO_KEY.length) return false;
   for (let i = 0; i < PROTO_KEY.length; i++) if (b[start + i] !== PROTO_KEY[i]) return false;
   return true;
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) >>> 0) + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
-}
-
-/** Bytewise lexicographic comparison of two ranges of one buffer. */
-function compareRanges(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
-  const n = Math.min(e1 - s1, e2 - s2);
-  for (let i = 0; i < n; i++) {
-    const d = b[s1 + i]! - b[s2 + i]!;
-    if (d !== 0) return d;
-  }
-  return e1 - s1 - (e2 - s2);
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   SCAN_NEEDS_MAPS,
   scanCbor,
   type CborLimits,
-} from '../../src/cbor-validate.ts';
+} from './reference-validate.ts';
 import { compareCodePoints, utf8Length } from '../../src/text.ts';
 
 /**
