@@ -23,7 +23,17 @@ const args = parseArgs();
 const WARMUP_MS = args.quick ? 5 : 150;
 const MEASURE_MS = args.quick ? 20 : 700;
 
+/** Alternating rounds of the two round trips (each MEASURE_MS / ROUNDS long). */
+const ROUNDS = args.quick ? 2 : 9;
+const ROUND_MS = Math.ceil(MEASURE_MS / ROUNDS);
+
 let sink = 0;
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 interface Result {
   name: string;
@@ -33,7 +43,11 @@ interface Result {
 }
 
 /** Runs `fn` repeatedly: a warm-up, then batches until MEASURE_MS has elapsed. */
-function measure(fn: () => number, bytesPerOp: number): { opsPerSec: number; mbPerSec: number } {
+function measure(
+  fn: () => number,
+  bytesPerOp: number,
+  measureMs = MEASURE_MS,
+): { opsPerSec: number; mbPerSec: number } {
   const run = (ms: number): { ops: number; ns: bigint } => {
     const budget = BigInt(ms) * 1_000_000n;
     const start = process.hrtime.bigint();
@@ -48,7 +62,7 @@ function measure(fn: () => number, bytesPerOp: number): { opsPerSec: number; mbP
     }
   };
   run(WARMUP_MS);
-  const { ops, ns } = run(MEASURE_MS);
+  const { ops, ns } = run(measureMs);
   const seconds = Number(ns) / 1e9;
   const opsPerSec = ops / seconds;
   return { opsPerSec, mbPerSec: (opsPerSec * bytesPerOp) / 1e6 };
@@ -88,21 +102,38 @@ for (const [label, n] of SIZES) {
   add('JSON decode', () => (decodeJson(json) === null ? 0 : 1), json.length);
   add('CBOR encode (deterministic)', () => encodeCbor(env).length, cbor.length);
   add('CBOR decode (strict)', () => (decodeCbor(cbor) === null ? 0 : 1), cbor.length);
-  const jsonRt = add(
-    'JSON round trip',
-    () => (decodeJson(encodeJson(env)) === null ? 0 : 1),
-    json.length,
-  );
-  const frameRt = add(
-    'CBOR + frame round trip',
-    () => {
-      const frame = encodeFrame({ type: MESSAGE_TYPES.CALL, payload: encodeCbor(env) });
-      const [f] = new FrameReader().push(frame);
-      return decodeCbor(f!.payload) === null ? 0 : 1;
-    },
-    cbor.length + 12,
-  );
-  const ratio = frameRt.opsPerSec / jsonRt.opsPerSec;
+  // The two round trips are measured in alternating rounds and compared pairwise (median
+  // of the per-round ratios), so that a disturbance of the shared machine during one
+  // window does not decide the comparison. The frame reader is one per "connection", as
+  // in the apps: a long-lived reader fed one frame at a time.
+  const reader = new FrameReader();
+  const jsonRoundTrip = () => (decodeJson(encodeJson(env)) === null ? 0 : 1);
+  const frameRoundTrip = () => {
+    const frame = encodeFrame({ type: MESSAGE_TYPES.CALL, payload: encodeCbor(env) });
+    const [f] = reader.push(frame);
+    return decodeCbor(f!.payload) === null ? 0 : 1;
+  };
+  const jsonRounds: number[] = [];
+  const frameRounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    jsonRounds.push(measure(jsonRoundTrip, json.length, ROUND_MS).opsPerSec);
+    frameRounds.push(measure(frameRoundTrip, cbor.length + 12, ROUND_MS).opsPerSec);
+  }
+  const jsonRt = median(jsonRounds);
+  const frameRt = median(frameRounds);
+  results.push({
+    name: 'JSON round trip',
+    size: label,
+    opsPerSec: jsonRt,
+    mbPerSec: (jsonRt * json.length) / 1e6,
+  });
+  results.push({
+    name: 'CBOR + frame round trip',
+    size: label,
+    opsPerSec: frameRt,
+    mbPerSec: (frameRt * (cbor.length + 12)) / 1e6,
+  });
+  const ratio = median(frameRounds.map((f, i) => f / jsonRounds[i]!));
   ratios.push(
     `${label}: framing + CBOR round trip is ${ratio.toFixed(2)}× the JSON round trip (encoded sizes: JSON ${json.length} B, CBOR ${cbor.length} B)`,
   );
