@@ -344,9 +344,9 @@ function nodeRawPublic(key: NodeKey): Uint8Array {
 
 /**
  * Ephemeral key pairs made ahead of time (Node only). Each is still used for exactly one
- * task and then dropped (CX-06); what changes is when it is made: right after a seal,
- * in a `setImmediate` (so after the CALL has been written), rather than on the seal's
- * critical path. With it comes its agreement with the node it is most likely for (the
+ * task and then dropped (CX-06); what changes is when it is made: after a seal, two
+ * `setImmediate` turns later (so after the CALL has been written, see refillLater),
+ * rather than on the seal's critical path. With it comes its agreement with the node it is most likely for (the
  * last recipient); an agreement made for another node is wiped and recomputed.
  */
 interface ReadyEphemeral {
@@ -382,15 +382,22 @@ function refillLater(nc: NodeCryptoLike): void {
   const later =
     (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate ??
     ((f: () => void) => setTimeout(f, 0));
-  later(() => {
-    refilling = false;
-    try {
-      if (ready.length < READY_MAX) ready.push(makeEphemeral(nc, lastPeer));
-    } catch {
-      return; // the next seal makes its own
-    }
-    if (ready.length < READY_MAX) refillLater(nc);
-  });
+  // Two turns, not one: undici writes a request on a reused keep-alive socket from a
+  // setImmediate of its own (GHSA-35p6-xmwp-9g52), queued after this one, since the seal
+  // comes before the dispatch. One setImmediate would make the key (~90 us of CPU) before
+  // the CALL goes out; an immediate queued from an immediate runs in the next loop turn,
+  // after that write, while the node works on the call.
+  later(() =>
+    later(() => {
+      refilling = false;
+      try {
+        if (ready.length < READY_MAX) ready.push(makeEphemeral(nc, lastPeer));
+      } catch {
+        return; // the next seal makes its own
+      }
+      if (ready.length < READY_MAX) refillLater(nc);
+    }),
+  );
 }
 
 /** The next unused ephemeral key pair (made now when none is ready); removed from the pool. */

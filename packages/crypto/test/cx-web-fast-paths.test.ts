@@ -1,8 +1,10 @@
+import { createRequire } from 'node:module';
+import type * as NodeCrypto from 'node:crypto';
 import { hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   base64UrlToBytes,
   bytesToBase64Url,
@@ -89,7 +91,9 @@ describe('HKDF-SHA256 fast path', () => {
   });
 });
 
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+/** Long enough for the ephemeral pool to refill (it waits two setImmediate turns). */
+const nextTurn = () =>
+  new Promise<void>((r) => setImmediate(() => setImmediate(() => setImmediate(r))));
 const taskId = '3f0e7a4e-8d7b-4c39-9a53-2b9d3f1c2a10';
 const intent = 'urn:iicp:intent:llm:chat:v1';
 
@@ -137,5 +141,41 @@ describe('ephemeral keys made ahead of time', () => {
         }),
       ).rejects.toMatchObject({ code: 'IICP-E050' });
     }
+  });
+});
+
+describe('when the next ephemeral key is made', () => {
+  it('after a write the caller defers to the check phase (undici on a reused socket)', async () => {
+    // cx-web takes node:crypto from process.getBuiltinModule, the same object require gives.
+    const nodeCrypto = createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+    const k = generateCxKeyPair();
+    const seal = () =>
+      sealCxRequest({
+        recipientPublicKey: k.publicKey,
+        recipientKeyId: k.keyId,
+        taskId,
+        intent,
+        plaintext: 'x',
+      });
+    await seal();
+    await nextTurn();
+    await nextTurn();
+    const order: string[] = [];
+    const spy = vi.spyOn(nodeCrypto, 'generateKeyPairSync');
+    spy.mockImplementation(((...args: Parameters<typeof nodeCrypto.generateKeyPairSync>) => {
+      order.push('key');
+      spy.mockRestore();
+      return nodeCrypto.generateKeyPairSync(...args);
+    }) as typeof nodeCrypto.generateKeyPairSync);
+    try {
+      await seal();
+      // What undici does between dispatch and the request write on a reused socket.
+      setImmediate(() => order.push('write'));
+      await nextTurn();
+      await nextTurn();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(order).toEqual(['write', 'key']);
   });
 });
