@@ -3,6 +3,22 @@ import type { FastifyInstance } from 'fastify';
 /** Default drain deadline: in-flight requests get this long before sockets are cut. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
+/**
+ * After a finished shutdown, how long the default exit waits for the event loop to
+ * empty on its own before it calls `process.exit` (a stray socket or timer must not
+ * keep a stopped server alive).
+ */
+export const EXIT_GRACE_MS = 2_000;
+
+function defaultExit(code: number, immediately = false): void {
+  process.exitCode = code;
+  if (immediately) {
+    process.exit(code);
+    return;
+  }
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+}
+
 /** Anything with `once`/`off` for signals: `process` in production, an EventEmitter in tests. */
 export interface SignalSource {
   once(event: string, listener: (signal: string) => void): unknown;
@@ -16,8 +32,12 @@ export interface GracefulShutdownOptions {
   timeoutMs?: number;
   /** Where signals come from. Default `process`. */
   source?: SignalSource;
-  /** Called with the exit code once closed (default: set `process.exitCode`). */
-  exit?: (code: number) => void;
+  /**
+   * Called with the exit code once closed, and with `(1, true)` on a second signal.
+   * Default: set `process.exitCode` and let the event loop empty; if something still
+   * holds it open {@link EXIT_GRACE_MS} later, exit anyway. A second signal exits at once.
+   */
+  exit?: (code: number, immediately?: boolean) => void;
   /** Extra cleanup after the server closed (databases, timers). */
   onClosed?: () => Promise<void> | void;
 }
@@ -47,11 +67,7 @@ export function installGracefulShutdown(
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
   const timeoutMs = opts.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const source: SignalSource = opts.source ?? process;
-  const exit =
-    opts.exit ??
-    ((code: number) => {
-      process.exitCode = code;
-    });
+  const exit = opts.exit ?? defaultExit;
   let running: Promise<ShutdownResult> | undefined;
 
   async function run(reason: string): Promise<ShutdownResult> {
@@ -83,7 +99,7 @@ export function installGracefulShutdown(
   const onSignal = (signal: string): void => {
     if (running) {
       app.log.warn({ signal }, 'second signal: exiting now');
-      exit(1);
+      exit(1, true);
       return;
     }
     // Re-arm so that a second signal reaches onSignal rather than node's default.

@@ -111,4 +111,75 @@ describe('installGracefulShutdown', () => {
     gs.dispose();
     expect(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM')).toBe(0);
   });
+
+  describe('the default exit', () => {
+    // process.exit is replaced for these tests; each waits until every exit it causes
+    // (including the grace timer's) has happened before putting it back.
+    const waitForExits = async (exits: number[], n: number): Promise<void> => {
+      for (let waited = 0; exits.length < n && waited < 15_000; waited += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    it(
+      'a second signal calls process.exit(1) at once, during the drain',
+      { timeout: 30_000 },
+      async () => {
+        const { app, enteredP, release, port } = await slowApp();
+        const source = new EventEmitter();
+        const exits: number[] = [];
+        const spy = vi.spyOn(process, 'exit').mockImplementation(((c?: number) => {
+          exits.push(c ?? 0);
+        }) as never);
+        const before = process.exitCode;
+        try {
+          const gs = installGracefulShutdown(app, { source, timeoutMs: 60_000 });
+          const inflight = fetch(`http://127.0.0.1:${port}/slow`);
+          await enteredP;
+          source.emit('SIGTERM', 'SIGTERM');
+          expect(exits).toEqual([]);
+          source.emit('SIGTERM', 'SIGTERM');
+          expect(exits).toEqual([1]);
+          release();
+          await inflight;
+          await gs.shutdown();
+          gs.dispose();
+          // The drain still completes, and the grace timer exits with its code.
+          await waitForExits(exits, 2);
+          expect(exits).toEqual([1, 0]);
+        } finally {
+          spy.mockRestore();
+          process.exitCode = before;
+        }
+      },
+    );
+
+    it(
+      'after a finished shutdown, exits even when a stray handle would keep the process alive',
+      { timeout: 30_000 },
+      async () => {
+        const { app } = await slowApp();
+        const source = new EventEmitter();
+        const exits: number[] = [];
+        const spy = vi.spyOn(process, 'exit').mockImplementation(((c?: number) => {
+          exits.push(c ?? 0);
+        }) as never);
+        const before = process.exitCode;
+        try {
+          installGracefulShutdown(app, { source, timeoutMs: 60_000 });
+          source.emit('SIGTERM', 'SIGTERM');
+          // The drain finishes at once (nothing in flight); the exit code is set, and the
+          // grace timer then calls process.exit with it.
+          for (let waited = 0; exits.length === 0 && waited < 15_000; waited += 50) {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          expect(exits).toEqual([0]);
+          expect(process.exitCode).toBe(0);
+        } finally {
+          spy.mockRestore();
+          process.exitCode = before;
+        }
+      },
+    );
+  });
 });
