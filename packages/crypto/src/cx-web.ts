@@ -262,7 +262,10 @@ interface NodeCryptoLike {
   createPublicKey(
     o: NodeKey | { key: { kty: 'OKP'; crv: 'X25519'; x: string }; format: 'jwk' },
   ): NodeKey;
-  generateKeyPairSync(type: 'x25519'): { publicKey: NodeKey; privateKey: NodeKey };
+  generateKeyPairSync(
+    type: 'x25519',
+    o: { publicKeyEncoding: { format: 'jwk' } },
+  ): { publicKey: { x?: string }; privateKey: NodeKey };
   diffieHellman(o: { privateKey: NodeKey; publicKey: NodeKey }): Uint8Array;
   hkdfSync(
     digest: 'sha256',
@@ -365,8 +368,14 @@ function makeEphemeral(
   nc: NodeCryptoLike,
   peer: { readonly hex: string; readonly key: NodeKey } | undefined,
 ): ReadyEphemeral {
-  const pair = nc.generateKeyPairSync('x25519');
-  const ephPub = nodeRawPublic(pair.publicKey);
+  // The public key comes encoded by the key generation itself, not from
+  // `publicKey.export({ format: 'jwk' })`: on Node 20 that export holds the key's mutex
+  // while it allocates strings, and a GC there can finalise the (already unreachable)
+  // generation job, whose destructor takes the same mutex: the thread deadlocks (seen
+  // in iicp-proxy under load; a loop of generate + export hangs within seconds).
+  const pair = nc.generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } });
+  const ephPub = base64UrlToBytes(pair.publicKey.x ?? '', KEY_BYTES);
+  if (!ephPub) throw new Error('the runtime exported an unexpected X25519 key');
   if (!peer) return { priv: pair.privateKey, ephPub, peerHex: undefined, shared: undefined };
   return {
     priv: pair.privateKey,
