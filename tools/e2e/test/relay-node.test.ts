@@ -291,7 +291,16 @@ describe('iicp-node --relay auto with the real directory and relays', () => {
       node_token: string;
     };
     nodeToken = state.node_token; // re-registration rotated it
-    const res = await postTask(listed!.endpoint, call());
+    // The burst test before this one may have emptied the node's per-source bucket (every
+    // relayed call comes from the relay's address): a consumer waits out a 429
+    // `rate_limited` for its `retry_after_ms`, as the answer asks.
+    let res = await postTask(listed!.endpoint, call());
+    for (let attempt = 0; res.status === 429 && attempt < 20; attempt++) {
+      const refusal = (await res.json()) as { error?: { code?: string; retry_after_ms?: number } };
+      expect(refusal.error?.code).toBe('rate_limited');
+      await new Promise((r) => setTimeout(r, Math.max(50, refusal.error?.retry_after_ms ?? 0)));
+      res = await postTask(listed!.endpoint, call());
+    }
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'success' });
   });
