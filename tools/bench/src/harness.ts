@@ -80,7 +80,12 @@ export interface CannonOptions {
   readonly warmupS?: number;
 }
 
-function once(opts: CannonOptions, durationS: number, amount?: number): Promise<LoadResult> {
+function once(
+  opts: CannonOptions,
+  durationS: number,
+  amount?: number,
+  into?: Samples,
+): Promise<LoadResult> {
   const samples = new Samples();
   let errors = 0;
   let counter = 0;
@@ -133,8 +138,10 @@ function once(opts: CannonOptions, durationS: number, amount?: number): Promise<
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
-      else {
+      if (statusCode >= 200 && statusCode < 300) {
+        samples.push(responseTime);
+        into?.push(responseTime);
+      } else {
         errors += 1;
         if (process.env['BENCH_DEBUG'] && errors < 3) console.error('non-2xx', statusCode);
       }
@@ -146,6 +153,73 @@ function once(opts: CannonOptions, durationS: number, amount?: number): Promise<
 export async function cannon(opts: CannonOptions): Promise<LoadResult> {
   if (opts.warmupS && opts.warmupS > 0) await once(opts, opts.warmupS);
   return once(opts, opts.durationS ?? 5, opts.amount);
+}
+
+export interface RoundsOptions {
+  /** Rounds; in each, every target runs once, in order. */
+  readonly rounds: number;
+  /** Seconds per target per round (ignored when `amount` is set). */
+  readonly roundS: number;
+  /** Requests per target per round instead of a duration (smoke runs). */
+  readonly amount?: number;
+  /** Seconds of discarded load per target before the first round. */
+  readonly warmupS?: number;
+}
+
+/** One target measured over interleaved rounds. */
+export interface RoundsResult {
+  /** All rounds merged: percentiles over every sample, req/s over the measured time. */
+  readonly total: LoadResult;
+  /** Each round's own result, in round order. */
+  readonly rounds: readonly LoadResult[];
+}
+
+/**
+ * Interleaved rounds: every target is warmed up, then the targets take turns for
+ * `rounds` short windows each (A B C, A B C, …), so that a disturbance of a shared
+ * machine falls on all of them alike and comparisons can be made round by round
+ * ({@link pairedMedian}) instead of between two windows tens of seconds apart.
+ */
+export async function cannonRounds(
+  targets: readonly CannonOptions[],
+  opts: RoundsOptions,
+): Promise<RoundsResult[]> {
+  if (opts.warmupS && opts.warmupS > 0) {
+    for (const t of targets) await once(t, opts.warmupS);
+  }
+  const merged = targets.map(() => new Samples());
+  const rounds: LoadResult[][] = targets.map(() => []);
+  const errors = targets.map(() => 0);
+  const seconds = targets.map(() => 0);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [i, t] of targets.entries()) {
+      const started = process.hrtime.bigint();
+      const r = await once(t, opts.roundS, opts.amount, merged[i]);
+      seconds[i]! += Number(process.hrtime.bigint() - started) / 1e9;
+      errors[i]! += r.errors;
+      rounds[i]!.push(r);
+    }
+  }
+  return targets.map((_, i) => {
+    const samples = merged[i]!;
+    return {
+      total: {
+        requests: samples.length + errors[i]!,
+        rps: samples.length / Math.max(1e-3, seconds[i]!),
+        latency: samples.summary(),
+        errors: errors[i]!,
+      },
+      rounds: rounds[i]!,
+    };
+  });
+}
+
+/** The median of `a[i] - b[i]` over the rounds (the paired difference). */
+export function pairedMedian(a: readonly number[], b: readonly number[]): number {
+  const d = a.map((x, i) => x - b[i]!).sort((x, y) => x - y);
+  if (d.length === 0) return Number.NaN;
+  const mid = d.length >> 1;
+  return d.length % 2 === 1 ? d[mid]! : (d[mid - 1]! + d[mid]!) / 2;
 }
 
 /** Resident set size of a process in MB (Linux /proc), or NaN elsewhere. */
@@ -171,6 +245,21 @@ export function rssPeak(pid: number | undefined): () => number {
     clearInterval(t);
     return Math.max(peak, rssMb(pid));
   };
+}
+
+/**
+ * The peak resident set of a process since it started (`VmHWM`), in MB: one read after a
+ * row instead of a sampling timer in the load generator's own process (which would
+ * share its event loop with the load).
+ */
+export function rssHighWater(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {

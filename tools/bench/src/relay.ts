@@ -8,7 +8,7 @@
  */
 import { startApp, type AppProcess } from '@iicp/tools-e2e';
 import {
-  cannon,
+  cannonRounds,
   emitResult,
   fmtInt,
   fmtMb,
@@ -16,11 +16,11 @@ import {
   loadRow,
   machineLine,
   parseArgs,
+  pairedMedian,
   round3,
-  rssPeak,
+  rssHighWater,
   table,
   withTempDir,
-  type LoadResult,
   type ResultRow,
 } from './harness.ts';
 import { startMesh } from './mesh.ts';
@@ -28,6 +28,9 @@ import { stop } from './procs.ts';
 
 const args = parseArgs();
 const CONNECTIONS = [1, 8];
+/** Interleaved rounds per connection count, and seconds per target per round. */
+const ROUNDS = 5;
+const ROUND_S = 2;
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 
 const taskId = (i: number): string =>
@@ -72,22 +75,31 @@ await withTempDir('iicp-bench-relay-', async (dir) => {
     const rows: ResultRow[] = [];
     const lines: string[][] = [];
     for (const connections of CONNECTIONS) {
-      let base: LoadResult | undefined;
-      for (const t of targets) {
-        const peakRelay = rssPeak(relay?.child.pid);
-        const r = await cannon({
+      // Both targets warmed up (three seconds: at 1 connection one second is too few
+      // calls for V8 to optimise the node and relay hot paths, see task-path.ts), then
+      // ROUNDS interleaved windows each; "added" is the median over the rounds of the
+      // relay's p50 minus the direct p50 of the same round.
+      const results = await cannonRounds(
+        targets.map((t) => ({
           url: t.url,
-          method: 'POST',
+          method: 'POST' as const,
           headers: { 'content-type': 'application/json' },
           makeBody,
           connections,
-          // Three seconds: at 1 connection one second is too few calls for V8 to optimise
-          // the node and relay hot paths (see task-path.ts).
-          ...(args.quick ? { amount: 100 } : { durationS: 5, warmupS: 3 }),
-        });
-        const relayRss = peakRelay();
-        base ??= r;
-        const added = r.latency.p50 - base.latency.p50;
+        })),
+        args.quick
+          ? { rounds: 1, roundS: 0, amount: 100 }
+          : { rounds: ROUNDS, roundS: ROUND_S, warmupS: 3 },
+      );
+      const baseRounds = results[0]!.rounds.map((x) => x.latency.p50);
+      const base = results[0]!.total;
+      for (const [i, t] of targets.entries()) {
+        const r = results[i]!.total;
+        const added = pairedMedian(
+          results[i]!.rounds.map((x) => x.latency.p50),
+          baseRounds,
+        );
+        const relayRss = rssHighWater(relay?.child.pid);
         rows.push(loadRow(t.name, connections, r, { added_p50_ms: round3(added) }));
         lines.push([
           t.name,

@@ -68,7 +68,16 @@ function one(
   });
 }
 
-export async function streamLoad(opts: StreamLoadOptions): Promise<StreamLoadResult> {
+/** Accumulators that also receive every sample of a run (to merge rounds). */
+export interface StreamSamples {
+  readonly ttft: Samples;
+  readonly ttlt: Samples;
+}
+
+export async function streamLoad(
+  opts: StreamLoadOptions,
+  into?: StreamSamples,
+): Promise<StreamLoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
   const url = new URL(opts.url);
   const ttft = new Samples();
@@ -86,6 +95,8 @@ export async function streamLoad(opts: StreamLoadOptions): Promise<StreamLoadRes
       if (r) {
         ttft.push(r.ttft);
         ttlt.push(r.ttlt);
+        into?.ttft.push(r.ttft);
+        into?.ttlt.push(r.ttlt);
       } else errors += 1;
     }
   };

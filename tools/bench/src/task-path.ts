@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BACKEND_MODEL, STREAM_TOKENS } from './backend-spec.ts';
 import {
-  cannon,
+  cannonRounds,
   emitResult,
   fmtInt,
   fmtMb,
@@ -20,11 +20,12 @@ import {
   loadRow,
   machineLine,
   parseArgs,
+  pairedMedian,
   round3,
-  rssPeak,
+  rssHighWater,
+  Samples,
   table,
   withTempDir,
-  type LoadResult,
   type ResultRow,
 } from './harness.ts';
 import { startMesh } from './mesh.ts';
@@ -33,7 +34,9 @@ import { streamLoad, type StreamLoadResult } from './stream-load.ts';
 
 const args = parseArgs();
 const CONNECTIONS = [1, 8];
-const DURATION_S = 5;
+/** Interleaved rounds per connection count, and seconds per target per round. */
+const ROUNDS = 5;
+const ROUND_S = 2;
 /**
  * Seconds of discarded load before each measured row. The proxy and node are JIT-compiled
  * JavaScript two hops deep: at 1 connection one second is only a few hundred calls, not
@@ -99,22 +102,31 @@ await withTempDir('iicp-bench-task-', async (dir) => {
     const plain: string[][] = [];
     const streamed: string[][] = [];
     for (const connections of CONNECTIONS) {
-      let base: LoadResult | undefined;
-      for (const t of targets) {
-        const peakProxy = rssPeak(t.pid);
-        const peakNode = rssPeak(mesh.procs.node.child.pid);
-        const r = await cannon({
+      // Non-streamed: every target warmed up, then ROUNDS interleaved windows each
+      // (direct, Portkey, IICP, direct, …). "added" is the median over the rounds of the
+      // target's p50 minus the direct p50 of the same round.
+      const results = await cannonRounds(
+        targets.map((t) => ({
           url: t.url,
-          method: 'POST',
+          method: 'POST' as const,
           headers: { 'content-type': 'application/json', ...t.headers },
           body,
           connections,
-          ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: DURATION_S, warmupS: WARMUP_S }),
-        });
-        const rss = peakProxy();
-        const nodeRss = peakNode();
-        base ??= r;
-        const added = r.latency.p50 - base.latency.p50;
+        })),
+        args.quick
+          ? { rounds: 1, roundS: 0, amount: QUICK_AMOUNT }
+          : { rounds: ROUNDS, roundS: ROUND_S, warmupS: WARMUP_S },
+      );
+      const baseRounds = results[0]!.rounds.map((r) => r.latency.p50);
+      const baseRps = results[0]!.total.rps;
+      for (const [i, t] of targets.entries()) {
+        const r = results[i]!.total;
+        const added = pairedMedian(
+          results[i]!.rounds.map((x) => x.latency.p50),
+          baseRounds,
+        );
+        const rss = rssHighWater(t.pid);
+        const nodeRss = rssHighWater(mesh.procs.node.child.pid);
         rows.push(
           loadRow(`non-streamed: ${t.name}`, connections, r, {
             added_p50_ms: round3(added),
@@ -129,50 +141,77 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           fmtMs(r.latency.p90),
           fmtMs(r.latency.p99),
           `+${fmtMs(added)}`,
-          `${(r.rps / base.rps).toFixed(2)}×`,
+          `${(r.rps / baseRps).toFixed(2)}×`,
           String(r.errors),
           t.name.startsWith('iicp') ? `${fmtMb(rss)} + node ${fmtMb(nodeRss)}` : fmtMb(rss),
         ]);
       }
-      let sbase: StreamLoadResult | undefined;
-      for (const t of targets) {
-        const streamOpts = {
-          url: t.url,
-          headers: t.headers,
-          body: streamBody,
-          connections,
-          firstMarker: 'tok0',
-          lastMarker: `tok${STREAM_TOKENS - 1}`,
-        };
-        if (!args.quick) await streamLoad({ ...streamOpts, durationS: STREAM_WARMUP_S });
-        const r = await streamLoad({
-          ...streamOpts,
-          ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: DURATION_S }),
-        });
-        sbase ??= r;
+
+      // Streamed, the same way: warm-up, then interleaved rounds.
+      const streamOpts = targets.map((t) => ({
+        url: t.url,
+        headers: t.headers,
+        body: streamBody,
+        connections,
+        firstMarker: 'tok0',
+        lastMarker: `tok${STREAM_TOKENS - 1}`,
+      }));
+      if (!args.quick) {
+        for (const o of streamOpts) await streamLoad({ ...o, durationS: STREAM_WARMUP_S });
+      }
+      const merged = targets.map(() => ({ ttft: new Samples(), ttlt: new Samples() }));
+      const perRound: StreamLoadResult[][] = targets.map(() => []);
+      const spent = targets.map(() => 0);
+      for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
+        for (const [i, o] of streamOpts.entries()) {
+          const started = performance.now();
+          const r = await streamLoad(
+            { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
+            merged[i],
+          );
+          spent[i]! += (performance.now() - started) / 1000;
+          perRound[i]!.push(r);
+        }
+      }
+      const ttftBase = perRound[0]!.map((r) => r.ttft.p50);
+      const ttltBase = perRound[0]!.map((r) => r.ttlt.p50);
+      for (const [i, t] of targets.entries()) {
+        const ttft = merged[i]!.ttft.summary();
+        const ttlt = merged[i]!.ttlt.summary();
+        const done = merged[i]!.ttft.length;
+        const errors = perRound[i]!.reduce((n, r) => n + r.errors, 0);
+        const rps = done / Math.max(1e-3, spent[i]!);
+        const addedTtft = pairedMedian(
+          perRound[i]!.map((r) => r.ttft.p50),
+          ttftBase,
+        );
+        const addedTtlt = pairedMedian(
+          perRound[i]!.map((r) => r.ttlt.p50),
+          ttltBase,
+        );
         rows.push({
           name: `streamed: ${t.name}`,
           connections,
-          requests: r.requests,
-          rps: Math.round(r.rps),
-          ttft_p50_ms: round3(r.ttft.p50),
-          ttft_p99_ms: round3(r.ttft.p99),
-          ttlt_p50_ms: round3(r.ttlt.p50),
-          ttlt_p99_ms: round3(r.ttlt.p99),
-          added_ttft_p50_ms: round3(r.ttft.p50 - sbase.ttft.p50),
-          errors: r.errors,
+          requests: done + errors,
+          rps: Math.round(rps),
+          ttft_p50_ms: round3(ttft.p50),
+          ttft_p99_ms: round3(ttft.p99),
+          ttlt_p50_ms: round3(ttlt.p50),
+          ttlt_p99_ms: round3(ttlt.p99),
+          added_ttft_p50_ms: round3(addedTtft),
+          errors,
         });
         streamed.push([
           t.name,
           String(connections),
-          fmtInt(r.rps),
-          fmtMs(r.ttft.p50),
-          fmtMs(r.ttft.p99),
-          `+${fmtMs(r.ttft.p50 - sbase.ttft.p50)}`,
-          fmtMs(r.ttlt.p50),
-          fmtMs(r.ttlt.p99),
-          `+${fmtMs(r.ttlt.p50 - sbase.ttlt.p50)}`,
-          String(r.errors),
+          fmtInt(rps),
+          fmtMs(ttft.p50),
+          fmtMs(ttft.p99),
+          `+${fmtMs(addedTtft)}`,
+          fmtMs(ttlt.p50),
+          fmtMs(ttlt.p99),
+          `+${fmtMs(addedTtlt)}`,
+          String(errors),
         ]);
       }
     }
