@@ -113,13 +113,31 @@ describe('installGracefulShutdown', () => {
   });
 
   describe('the default exit', () => {
-    // process.exit is replaced for these tests; each waits until every exit it causes
-    // (including the grace timer's) has happened before putting it back.
-    const waitForExits = async (exits: number[], n: number): Promise<void> => {
-      for (let waited = 0; exits.length < n && waited < 15_000; waited += 50) {
-        await new Promise((r) => setTimeout(r, 50));
+    /**
+     * Runs `fn` with process.exit replaced by a recorder, and puts it (and the exit
+     * code) back only after `expected` exits happened (the grace timer's included), so
+     * no late timer reaches the real process.exit of the test worker.
+     */
+    async function withRecordedExit(
+      expected: number,
+      fn: (exits: number[]) => Promise<void>,
+    ): Promise<number[]> {
+      const exits: number[] = [];
+      const spy = vi.spyOn(process, 'exit').mockImplementation(((c?: number) => {
+        exits.push(c ?? 0);
+      }) as never);
+      const before = process.exitCode;
+      try {
+        await fn(exits);
+        for (let waited = 0; exits.length < expected && waited < 15_000; waited += 50) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return [...exits];
+      } finally {
+        spy.mockRestore();
+        process.exitCode = before;
       }
-    };
+    }
 
     it(
       'a second signal calls process.exit(1) at once, during the drain',
@@ -127,30 +145,21 @@ describe('installGracefulShutdown', () => {
       async () => {
         const { app, enteredP, release, port } = await slowApp();
         const source = new EventEmitter();
-        const exits: number[] = [];
-        const spy = vi.spyOn(process, 'exit').mockImplementation(((c?: number) => {
-          exits.push(c ?? 0);
-        }) as never);
-        const before = process.exitCode;
-        try {
+        const exits = await withRecordedExit(2, async (seen) => {
           const gs = installGracefulShutdown(app, { source, timeoutMs: 60_000 });
           const inflight = fetch(`http://127.0.0.1:${port}/slow`);
           await enteredP;
           source.emit('SIGTERM', 'SIGTERM');
-          expect(exits).toEqual([]);
+          expect(seen).toEqual([]);
           source.emit('SIGTERM', 'SIGTERM');
-          expect(exits).toEqual([1]);
+          expect(seen).toEqual([1]);
           release();
           await inflight;
           await gs.shutdown();
           gs.dispose();
-          // The drain still completes, and the grace timer exits with its code.
-          await waitForExits(exits, 2);
-          expect(exits).toEqual([1, 0]);
-        } finally {
-          spy.mockRestore();
-          process.exitCode = before;
-        }
+        });
+        // The drain still completes, and the grace timer exits with its code.
+        expect(exits).toEqual([1, 0]);
       },
     );
 
@@ -160,25 +169,19 @@ describe('installGracefulShutdown', () => {
       async () => {
         const { app } = await slowApp();
         const source = new EventEmitter();
-        const exits: number[] = [];
-        const spy = vi.spyOn(process, 'exit').mockImplementation(((c?: number) => {
-          exits.push(c ?? 0);
-        }) as never);
-        const before = process.exitCode;
-        try {
+        let code: typeof process.exitCode;
+        const exits = await withRecordedExit(1, async () => {
           installGracefulShutdown(app, { source, timeoutMs: 60_000 });
+          // The drain finishes at once (nothing in flight): the exit code is set, and
+          // the grace timer then calls process.exit with it.
           source.emit('SIGTERM', 'SIGTERM');
-          // The drain finishes at once (nothing in flight); the exit code is set, and the
-          // grace timer then calls process.exit with it.
-          for (let waited = 0; exits.length === 0 && waited < 15_000; waited += 50) {
-            await new Promise((r) => setTimeout(r, 50));
+          for (let waited = 0; process.exitCode === undefined && waited < 15_000; waited += 20) {
+            await new Promise((r) => setTimeout(r, 20));
           }
-          expect(exits).toEqual([0]);
-          expect(process.exitCode).toBe(0);
-        } finally {
-          spy.mockRestore();
-          process.exitCode = before;
-        }
+          code = process.exitCode;
+        });
+        expect(code).toBe(0);
+        expect(exits).toEqual([0]);
       },
     );
   });
