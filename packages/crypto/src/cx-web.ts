@@ -87,6 +87,14 @@ export function portableBase64Url(bytes: Uint8Array): string {
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** The 6-bit value of each base64url character by char code (the regex admits no others). */
+const B64URL_VALUE = (() => {
+  const t = new Uint8Array(128);
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < abc.length; i++) t[abc.charCodeAt(i)] = i;
+  return t;
+})();
+
 /** Canonical unpadded base64url only (one spelling per byte string), else `undefined`. */
 export function base64UrlToBytes(text: string, byteLength?: number): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
@@ -104,8 +112,13 @@ export function base64UrlToBytes(text: string, byteLength?: number): Uint8Array 
     out = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   }
-  // One spelling per byte string: the unused low bits of the last character must be 0.
-  if (bytesToBase64Url(out) !== text) return undefined;
+  // One spelling per byte string: the unused low bits of the last character must be 0
+  // (4 of them after 2 characters of a group, 2 after 3), checked on the character
+  // itself rather than by encoding the bytes again.
+  const rest = text.length % 4;
+  if (rest !== 0 && B64URL_VALUE[text.charCodeAt(text.length - 1)]! & (rest === 2 ? 15 : 3)) {
+    return undefined;
+  }
   if (byteLength !== undefined && out.length !== byteLength) return undefined;
   return out;
 }
@@ -617,14 +630,44 @@ async function staticAgreement(privateKey: Uint8Array, ephPub: Uint8Array): Prom
   return x25519.getSharedSecret(privateKey, ephPub);
 }
 
-const P25519 = 2n ** 255n - 19n;
+/**
+ * Canonical u-coordinate: top bit clear and u < p = 2^255 - 19 (see `./cx.ts`). Compared
+ * on the little-endian bytes: with the top bit clear, u ≥ p only when byte 31 is 0x7f,
+ * bytes 30..1 are 0xff and byte 0 is ≥ 0xed (p's low byte).
+ */
+export function isCanonicalX25519(pub: Uint8Array): boolean {
+  if (pub.length !== KEY_BYTES) return false;
+  const top = pub[31]!;
+  if (top & 0x80) return false;
+  if (top !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (pub[i] !== 0xff) return true;
+  return pub[0]! < 0xed;
+}
 
-/** Canonical u-coordinate: top bit clear and u < p (see `./cx.ts`). */
-function isCanonicalX25519(pub: Uint8Array): boolean {
-  if (pub.length !== KEY_BYTES || (pub[31]! & 0x80) !== 0) return false;
-  let u = 0n;
-  for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(pub[i]!);
-  return u < P25519;
+/**
+ * Nonce randomness drawn from the system CSPRNG in blocks: one `getRandomValues` call
+ * per {@link NONCE_POOL_NONCES} nonces instead of one per seal. Each nonce is a copy of
+ * 12 pool bytes never handed out before; its slot is zeroed as it is taken, and the pool
+ * is refilled from the CSPRNG only once every slot has been used, so no two seals share
+ * a nonce (CX-06) and none is derived from another.
+ */
+const NONCE_POOL_NONCES = 256;
+const noncePool = new Uint8Array(NONCE_POOL_NONCES * NONCE_BYTES);
+let noncePoolNext = noncePool.length;
+
+/** A fresh random 12-byte AES-GCM nonce (see {@link noncePool}). */
+export function freshNonce(): Uint8Array {
+  if (noncePoolNext + NONCE_BYTES > noncePool.length) {
+    const fresh = randomBytes(noncePool.length);
+    noncePool.set(fresh);
+    fresh.fill(0);
+    noncePoolNext = 0;
+  }
+  const start = noncePoolNext;
+  noncePoolNext = start + NONCE_BYTES;
+  const nonce = noncePool.slice(start, noncePoolNext);
+  noncePool.fill(0, start, noncePoolNext);
+  return nonce;
 }
 
 const e050 = (message: string): IicpProtocolError =>
@@ -654,7 +697,7 @@ export interface SealedCxRequest {
 export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedCxRequest> {
   const plaintext =
     typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
-  const nonce = opts.nonce ?? randomBytes(NONCE_BYTES);
+  const nonce = opts.nonce ?? freshNonce();
   if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
   // Throws on a small-order node key: refusing to encrypt is the fail-closed answer.
   const { ephPub, shared } = await ephemeralAgreement(
@@ -780,7 +823,7 @@ export interface SealCxResponseOptions {
 export async function sealCxResponse(opts: SealCxResponseOptions): Promise<CxResponseEnvelope> {
   const plaintext =
     typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
-  const nonce = opts.nonce ?? randomBytes(NONCE_BYTES);
+  const nonce = opts.nonce ?? freshNonce();
   if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
   const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
   const body = await aesGcm('encrypt', key, nonce, cxResponseAad(opts.taskId), plaintext);

@@ -8,7 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   base64UrlToBytes,
   bytesToBase64Url,
+  freshNonce,
   hkdf32,
+  isCanonicalX25519,
   openCxRequest,
   openCxResponse,
   portableBase64Url,
@@ -70,6 +72,114 @@ describe('base64url fast path', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('base64url canonical check on the last character', () => {
+  it('refuses every other spelling of the last character, as the reference does', () => {
+    // Canonical encodings whose last character is replaced by each of the 64: exactly
+    // the original stays accepted when trailing bits are unused (length % 4 of 2 or 3).
+    const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (bytes) => {
+        const text = portableBase64Url(bytes);
+        for (const c of abc) {
+          const variant = text.slice(0, -1) + c;
+          const got = base64UrlToBytes(variant);
+          const want = referenceDecode(variant);
+          expect(got === undefined).toBe(want === undefined);
+          if (got && want) expect(Array.from(got)).toEqual(Array.from(want));
+        }
+      }),
+      { numRuns: 200, seed: 7 },
+    );
+  });
+});
+
+describe('X25519 canonical check on bytes', () => {
+  const P = 2n ** 255n - 19n;
+  /** The check as it was: the little-endian value as a bigint, below p, top bit clear. */
+  function reference(pub: Uint8Array): boolean {
+    if (pub.length !== 32 || (pub[31]! & 0x80) !== 0) return false;
+    let u = 0n;
+    for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(pub[i]!);
+    return u < P;
+  }
+  const le = (u: bigint): Uint8Array => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((u >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+
+  it('agrees with the bigint comparison at p and around it', () => {
+    for (let d = -300n; d <= 300n; d++) {
+      const pub = le(P + d);
+      expect(isCanonicalX25519(pub)).toBe(reference(pub));
+    }
+    for (const u of [0n, 1n, 2n ** 255n - 1n, 2n ** 255n, 2n ** 256n - 1n, P - 1n, P]) {
+      expect(isCanonicalX25519(le(u))).toBe(reference(le(u)));
+    }
+    expect(isCanonicalX25519(new Uint8Array(31))).toBe(false);
+    expect(isCanonicalX25519(new Uint8Array(33))).toBe(false);
+  });
+
+  it('agrees with the bigint comparison on arbitrary and near-p bytes', () => {
+    const nearP = fc
+      .tuple(fc.nat(31), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0xe0, max: 0xff }))
+      .map(([at, b, low]) => {
+        const pub = le(P);
+        pub[0] = low;
+        pub[1 + (at % 30)] = b;
+        return pub;
+      });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), nearP), (pub) => {
+        expect(isCanonicalX25519(pub)).toBe(reference(pub));
+      }),
+      { numRuns: 2000, seed: 11 },
+    );
+  });
+});
+
+describe('pooled nonce randomness', () => {
+  it('hands out 12-byte copies, each different, across several pool refills', () => {
+    const seen = new Set<string>();
+    const taken: Uint8Array[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const n = freshNonce();
+      expect(n.length).toBe(12);
+      // Its own memory: never a view of the pool that later nonces come from.
+      expect(n.byteOffset).toBe(0);
+      expect(n.buffer.byteLength).toBe(12);
+      seen.add(bytesToBase64Url(n));
+      taken.push(n);
+    }
+    expect(seen.size).toBe(2000);
+    // Taking later nonces does not change earlier ones.
+    expect(new Set(taken.map(bytesToBase64Url)).size).toBe(2000);
+    // Not all-zero slots (a wiped slot handed out again would be).
+    expect(taken.some((n) => n.every((b) => b === 0))).toBe(false);
+  });
+
+  it('draws the CSPRNG once per pool, not once per nonce', () => {
+    const spy = vi.spyOn(globalThis.crypto, 'getRandomValues');
+    try {
+      for (let i = 0; i < 1024; i++) freshNonce();
+      expect(spy.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(spy.mock.calls.length).toBeLessThanOrEqual(5);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('every response seal gets a fresh nonce', async () => {
+    const shared = new Uint8Array(32).fill(9);
+    const nonces = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const env = await sealCxResponse({ sharedSecret: shared, taskId: 't', plaintext: '{}' });
+      nonces.add(env.nonce);
+    }
+    expect(nonces.size).toBe(300);
   });
 });
 
