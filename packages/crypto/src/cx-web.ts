@@ -742,6 +742,9 @@ export interface OpenedCxRequest {
   readonly sharedSecret: Uint8Array;
 }
 
+/** One decoder for the received `aad` text (a non-streaming decode keeps no state). */
+const AAD_TEXT = new TextDecoder();
+
 /**
  * Provider side: decrypt `iicp_conf`. Every failure (unknown key id, version, bad
  * encoding, non-canonical ephemeral key, wrong AAD, tag failure, size mismatch) throws
@@ -777,7 +780,7 @@ export async function openCxRequest(opts: OpenCxRequestOptions): Promise<OpenedC
   }
   // §4.1 spells the aad member as a plain concatenation, §5 with "|": accept either,
   // authenticate with the §5 bytes recomputed from the request itself.
-  const sentAadText = new TextDecoder().decode(sentAad);
+  const sentAadText = AAD_TEXT.decode(sentAad);
   if (
     sentAadText !== `${opts.taskId}|${opts.intent}` &&
     sentAadText !== `${opts.taskId}${opts.intent}`
