@@ -70,6 +70,18 @@ interface BufferLike {
 /** Node's global `Buffer` when there is one (never in browsers): native base64url. */
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 
+/** One UTF-8 encoder for the whole module (Node: no copy needed, see {@link utf8}). */
+const UTF8_ENCODER = new TextEncoder();
+
+/**
+ * UTF-8 bytes of a string. In Node, straight from one shared `TextEncoder` (the bytes
+ * noble's `utf8ToBytes` gives, without a new encoder and a copy per call); elsewhere
+ * noble's, which copies the result into the current realm (Firefox extension contexts).
+ */
+const utf8: (text: string) => Uint8Array = NodeBuffer
+  ? (text) => UTF8_ENCODER.encode(text)
+  : utf8ToBytes;
+
 /** base64url without padding. */
 export function bytesToBase64Url(bytes: Uint8Array): string {
   if (NodeBuffer) {
@@ -228,21 +240,21 @@ export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uin
 }
 
 function requestKey(shared: Uint8Array, nonce: Uint8Array, taskId: string, intent: string) {
-  return hkdf32(shared, nonce, utf8ToBytes(`${CX_REQUEST_INFO_PREFIX}${taskId}${intent}`));
+  return hkdf32(shared, nonce, utf8(`${CX_REQUEST_INFO_PREFIX}${taskId}${intent}`));
 }
 
 function responseKey(shared: Uint8Array, nonce: Uint8Array, taskId: string) {
-  return hkdf32(shared, nonce, utf8ToBytes(`${CX_RESPONSE_INFO_PREFIX}${taskId}`));
+  return hkdf32(shared, nonce, utf8(`${CX_RESPONSE_INFO_PREFIX}${taskId}`));
 }
 
 /** `UTF8(task_id + "|" + intent)` (§5). */
 export function cxRequestAad(taskId: string, intent: string): Uint8Array {
-  return utf8ToBytes(`${taskId}|${intent}`);
+  return utf8(`${taskId}|${intent}`);
 }
 
 /** `UTF8(task_id + "|resp")` (D-070, as deployed consumers compute it). */
 export function cxResponseAad(taskId: string): Uint8Array {
-  return utf8ToBytes(`${taskId}|resp`);
+  return utf8(`${taskId}|resp`);
 }
 
 // --- Node's native crypto, reached without an import -----------------------------------
@@ -695,8 +707,7 @@ export interface SealedCxRequest {
 
 /** Consumer side: encrypt a task payload into `iicp_conf`, with a fresh ephemeral key. */
 export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedCxRequest> {
-  const plaintext =
-    typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
+  const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
   const nonce = opts.nonce ?? freshNonce();
   if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
   // Throws on a small-order node key: refusing to encrypt is the fail-closed answer.
@@ -824,8 +835,7 @@ export interface SealCxResponseOptions {
 
 /** Provider side: encrypt the result into `iicp_conf_resp` under a fresh nonce (§5a.3). */
 export async function sealCxResponse(opts: SealCxResponseOptions): Promise<CxResponseEnvelope> {
-  const plaintext =
-    typeof opts.plaintext === 'string' ? utf8ToBytes(opts.plaintext) : opts.plaintext;
+  const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
   const nonce = opts.nonce ?? freshNonce();
   if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
   const key = responseKey(opts.sharedSecret, nonce, opts.taskId);

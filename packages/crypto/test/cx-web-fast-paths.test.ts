@@ -3,6 +3,7 @@ import type * as NodeCrypto from 'node:crypto';
 import { hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -17,7 +18,7 @@ import {
   sealCxRequest,
   sealCxResponse,
 } from '../src/cx-web.ts';
-import { generateCxKeyPair } from '../src/index.ts';
+import { generateCxKeyPair, sealCx } from '../src/index.ts';
 
 // The Node fast paths of cx-web.ts (native base64url, HKDF as two HMACs, ephemeral keys
 // made ahead of time) must produce exactly what the generic paths produce.
@@ -137,6 +138,38 @@ describe('X25519 canonical check on bytes', () => {
         expect(isCanonicalX25519(pub)).toBe(reference(pub));
       }),
       { numRuns: 2000, seed: 11 },
+    );
+  });
+});
+
+describe('UTF-8 through one shared encoder', () => {
+  // Any text, lone surrogates included (both encoders write U+FFFD for them).
+  const anyText = fc.string({ unit: 'binary', maxLength: 40 });
+
+  it('text is sealed as the bytes noble encodes, and as cx.ts seals it', async () => {
+    const node = generateCxKeyPair();
+    const shared = new Uint8Array(32).fill(5);
+    await fc.assert(
+      fc.asyncProperty(anyText, anyText, anyText, async (taskId, intent, plaintext) => {
+        const fixed = {
+          recipientPublicKey: node.publicKey,
+          recipientKeyId: node.keyId,
+          taskId,
+          intent,
+          ephemeralPrivateKey: new Uint8Array(32).fill(7),
+          nonce: new Uint8Array(12).fill(9),
+        };
+        const fromText = await sealCxRequest({ ...fixed, plaintext });
+        const fromBytes = await sealCxRequest({ ...fixed, plaintext: utf8ToBytes(plaintext) });
+        expect(fromText.envelope).toEqual(fromBytes.envelope);
+        expect(fromText.envelope).toEqual(sealCx({ ...fixed, plaintext }));
+        expect(fromText.envelope.aad).toBe(bytesToBase64Url(utf8ToBytes(`${taskId}|${intent}`)));
+        const resp = { sharedSecret: shared, taskId, nonce: new Uint8Array(12).fill(3) };
+        expect(await sealCxResponse({ ...resp, plaintext })).toEqual(
+          await sealCxResponse({ ...resp, plaintext: utf8ToBytes(plaintext) }),
+        );
+      }),
+      { numRuns: 150, seed: 5 },
     );
   });
 });
