@@ -206,15 +206,20 @@ describe('event order when the backend call is dispatched before `accepted` is w
     };
   }
 
-  it('sends accepted first even if a chunk arrives synchronously', async () => {
-    h = await startNode({ app: { backend: eagerBackend('chunk') } });
+  /** The (sequence, event) pairs of one streamed call to a node on `eagerBackend(mode)`. */
+  async function eventsWith(mode: 'chunk' | 'empty' | 'throw'): Promise<[number, string][]> {
+    h = await startNode({ app: { backend: eagerBackend(mode) } });
     const url = await listen(h);
     const res = await streamCall(url, streamed());
     const events = eventReader(res.body!);
     const seen: [number, string][] = [];
     for (let ev = await events.next(); ev; ev = await events.next())
       seen.push([ev.sequence, ev.event]);
-    expect(seen).toEqual([
+    return seen;
+  }
+
+  it('sends accepted first even if a chunk arrives synchronously', async () => {
+    expect(await eventsWith('chunk')).toEqual([
       [0, 'accepted'],
       [1, 'partial'],
       [2, 'completed'],
@@ -222,28 +227,14 @@ describe('event order when the backend call is dispatched before `accepted` is w
   });
 
   it('sends accepted before completed when the stream ends before the next macrotask', async () => {
-    h = await startNode({ app: { backend: eagerBackend('empty') } });
-    const url = await listen(h);
-    const res = await streamCall(url, streamed());
-    const events = eventReader(res.body!);
-    const seen: [number, string][] = [];
-    for (let ev = await events.next(); ev; ev = await events.next())
-      seen.push([ev.sequence, ev.event]);
-    expect(seen).toEqual([
+    expect(await eventsWith('empty')).toEqual([
       [0, 'accepted'],
       [1, 'completed'],
     ]);
   });
 
   it('sends accepted before failed when the backend throws synchronously', async () => {
-    h = await startNode({ app: { backend: eagerBackend('throw') } });
-    const url = await listen(h);
-    const res = await streamCall(url, streamed());
-    const events = eventReader(res.body!);
-    const seen: [number, string][] = [];
-    for (let ev = await events.next(); ev; ev = await events.next())
-      seen.push([ev.sequence, ev.event]);
-    expect(seen).toEqual([
+    expect(await eventsWith('throw')).toEqual([
       [0, 'accepted'],
       [1, 'failed'],
     ]);
