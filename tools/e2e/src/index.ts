@@ -62,13 +62,20 @@ let profileSeq = 0;
 /**
  * With `IICP_CPU_PROF_DIR` set, every app started here writes a V8 CPU profile into
  * that folder when it exits (`<app>-<seq>-<pid of the starter>.cpuprofile`); read them
- * with `npm run bench:flame`.
+ * with `npm run bench:flame`. `IICP_CPU_PROF_INTERVAL` sets the sampling interval in µs
+ * (V8's default is 1000; a few tens of µs resolve single requests on a timeline).
  */
 function cpuProfileFlags(app: string): string[] {
   const dir = process.env['IICP_CPU_PROF_DIR'];
   if (!dir) return [];
   const name = `${app}-${++profileSeq}-${process.pid}.cpuprofile`;
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`];
+  const interval = process.env['IICP_CPU_PROF_INTERVAL'];
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-name=${name}`,
+    ...(interval && /^\d+$/.test(interval) ? [`--cpu-prof-interval=${interval}`] : []),
+  ];
 }
 
 /** One job of the consumer process (src/client-runner.mjs). */
