@@ -61,12 +61,16 @@ export async function buildProxy(opts: ProxyAppOptions): Promise<ProxyHandle> {
   if (own) app.addHook('onClose', async () => own.close());
   const registry = app.iicp.metrics?.registry;
   if (!registry) throw new Error('metrics registry missing');
-  const gateway = new Gateway(client, createProxyMetrics(registry), now);
+  // Reading any proxy metric first applies the gateway's deferred per-call observations.
+  const metrics = createProxyMetrics(registry, () => gateway.flush());
+  const gateway: Gateway = new Gateway(client, metrics, now);
   // A stream that began before shutdown sent its headers without `Connection: close`;
   // once it has finished, end its kept-alive socket so that close() is not held until
   // the keep-alive timeout (DESIGN.md: graceful shutdown drains, then exits).
-  app.addHook('onResponse', async (request) => {
+  // A callback hook rather than an async one: no promise per response.
+  app.addHook('onResponse', (request, _reply, done) => {
     if (app.iicp.closing) request.raw.socket?.end();
+    done();
   });
   const deps = { gateway, now };
   await app.register(openAiRoutes(deps));

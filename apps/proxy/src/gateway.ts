@@ -45,6 +45,44 @@ export interface StartedStream {
   finish(outcome: 'ok' | string): void;
 }
 
+interface LastRoute {
+  readonly atMs: number;
+  readonly intent: string;
+  readonly ok: boolean;
+  readonly attempts: number;
+  readonly code: string | undefined;
+  readonly nodeId: string | undefined;
+}
+
+const ATTEMPT = 0;
+const ROUTED = 1;
+const DONE = 2;
+const LAST = 3;
+
+/** One observation waiting to be applied (values as measured when it happened). */
+type Deferred =
+  | {
+      readonly kind: typeof ATTEMPT;
+      readonly intent: string;
+      /** The failed attempt's error code (labelled through {@link codeLabel}); undefined: ok. */
+      readonly outcome: string | undefined;
+      readonly retry: boolean;
+      readonly local: boolean;
+      readonly immediate: boolean;
+    }
+  | { readonly kind: typeof ROUTED; readonly intent: string; readonly seconds: number }
+  | {
+      readonly kind: typeof DONE;
+      readonly intent: string;
+      readonly protocol: ClientProtocol;
+      readonly outcome: string;
+      readonly seconds: number;
+    }
+  | { readonly kind: typeof LAST; readonly last: LastRoute };
+
+/** Longest a finished call's observations wait when no further call comes. */
+export const IDLE_FLUSH_MS = 10;
+
 /**
  * Every call of the proxy goes through @iicp/client (discover, selection, retry,
  * breaker, fallback live there); this wrapper only observes: it feeds `onAttempt`
@@ -54,16 +92,11 @@ export class Gateway {
   lastDiscover: DiscoverRecord | undefined;
   private readonly openBreakers = new Set<string>();
   /** What the last routed request did, kept raw: the record is built when `/status` asks. */
-  private last:
-    | {
-        readonly atMs: number;
-        readonly intent: string;
-        readonly ok: boolean;
-        readonly attempts: number;
-        readonly code: string | undefined;
-        readonly nodeId: string | undefined;
-      }
-    | undefined;
+  private last: LastRoute | undefined;
+  /** Observations not applied yet (see {@link defer}). */
+  private pending: Deferred[] = [];
+  private flushScheduled = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly client: IicpClient,
@@ -75,13 +108,14 @@ export class Gateway {
     const seen = { nodeId: undefined as string | undefined, attempts: 0 };
     const onAttempt = (info: AttemptInfo): void => {
       seen.attempts = info.attempt;
-      this.metrics.attempts.inc({
+      this.defer({
+        kind: ATTEMPT,
         intent,
-        outcome: info.ok ? 'ok' : codeLabel(info.errorCode ?? 'other'),
+        outcome: info.ok ? undefined : (info.errorCode ?? 'other'),
+        retry: info.attempt > 1,
+        local: info.local,
+        immediate: !info.ok && info.nextDelayMs === 0,
       });
-      if (info.attempt > 1) this.metrics.retries.inc({ intent });
-      if (info.local) this.metrics.fallbacks.inc({ intent });
-      if (!info.ok && info.nextDelayMs === 0) this.metrics.immediateSwitches.inc({ intent });
       if (info.ok) seen.nodeId = info.nodeId;
       if (info.nodeId !== undefined && !info.local) {
         if (this.client.breakerState(info.nodeId) === 'open') {
@@ -97,8 +131,79 @@ export class Gateway {
     return { seen, onAttempt };
   }
 
+  /**
+   * Per-call bookkeeping (attempt, routing and request metrics, the `/status` record) is
+   * queued and applied later, off the critical path: once the next call's CALL has been
+   * written (two setImmediate turns after it starts, as the CX key refill does), or after
+   * {@link IDLE_FLUSH_MS} when no call follows. Every reader flushes first (the metrics'
+   * `collect`, {@link lastRoute}), so a scrape right after a call sees every finished call
+   * with exactly the values observed at the time.
+   */
+  private defer(op: Deferred): void {
+    this.pending.push(op);
+    if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(this.idleFlush, IDLE_FLUSH_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  private readonly idleFlush = (): void => {
+    this.idleTimer = undefined;
+    this.flush();
+  };
+
+  private readonly afterWrite = (): void => {
+    setImmediate(this.scheduledFlush);
+  };
+
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** A call starts: apply what earlier calls left once its CALL is on the wire. */
+  private flushAfterNextWrite(): void {
+    if (this.pending.length === 0 || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.afterWrite);
+  }
+
+  /** Applies every queued observation, in order. */
+  flush(): void {
+    const ops = this.pending;
+    if (ops.length === 0) return;
+    this.pending = [];
+    const m = this.metrics;
+    for (const op of ops) {
+      switch (op.kind) {
+        case ATTEMPT:
+          m.attempts.inc({
+            intent: op.intent,
+            outcome: op.outcome === undefined ? 'ok' : codeLabel(op.outcome),
+          });
+          if (op.retry) m.retries.inc({ intent: op.intent });
+          if (op.local) m.fallbacks.inc({ intent: op.intent });
+          if (op.immediate) m.immediateSwitches.inc({ intent: op.intent });
+          break;
+        case ROUTED:
+          m.routing.observe({ intent: op.intent }, op.seconds);
+          break;
+        case DONE: {
+          const label = op.outcome === 'ok' ? 'ok' : codeLabel(op.outcome);
+          m.latency.observe({ intent: op.intent, outcome: label }, op.seconds);
+          m.requests.inc({ intent: op.intent, protocol: op.protocol, outcome: label });
+          break;
+        }
+        case LAST:
+          this.last = op.last;
+          break;
+      }
+    }
+  }
+
   /** The last routed request, for `/status`. */
   get lastRoute(): RouteRecord | undefined {
+    this.flush();
     const l = this.last;
     if (!l) return undefined;
     return {
@@ -134,14 +239,10 @@ export class Gateway {
         ok ? 'routed' : 'routing failed',
       );
     }
-    this.last = {
-      atMs: this.now(),
-      intent,
-      ok,
-      attempts: seen.attempts,
-      code,
-      nodeId: seen.nodeId,
-    };
+    this.defer({
+      kind: LAST,
+      last: { atMs: this.now(), intent, ok, attempts: seen.attempts, code, nodeId: seen.nodeId },
+    });
   }
 
   private opts(req: RouteRequest, onAttempt: (i: AttemptInfo) => void) {
@@ -154,10 +255,17 @@ export class Gateway {
   }
 
   private done(req: RouteRequest, started: number, outcome: string): void {
-    const s = (this.now() - started) / 1000;
-    const label = outcome === 'ok' ? 'ok' : codeLabel(outcome);
-    this.metrics.latency.observe({ intent: req.intent, outcome: label }, s);
-    this.metrics.requests.inc({ intent: req.intent, protocol: req.protocol, outcome: label });
+    this.defer({
+      kind: DONE,
+      intent: req.intent,
+      protocol: req.protocol,
+      outcome,
+      seconds: (this.now() - started) / 1000,
+    });
+  }
+
+  private routed(intent: string, started: number): void {
+    this.defer({ kind: ROUTED, intent, seconds: (this.now() - started) / 1000 });
   }
 
   /** One buffered task; resolves with the RESPONSE and the node that produced it. */
@@ -166,6 +274,7 @@ export class Gateway {
     payload: Record<string, unknown>,
   ): Promise<{ response: IicpResponse<R>; nodeId: string | undefined }> {
     const started = this.now();
+    this.flushAfterNextWrite();
     const { seen, onAttempt } = this.observer(req.intent);
     try {
       const response = await this.client.call<R>(
@@ -174,7 +283,7 @@ export class Gateway {
         {},
         this.opts(req, onAttempt),
       );
-      this.metrics.routing.observe({ intent: req.intent }, (this.now() - started) / 1000);
+      this.routed(req.intent, started);
       this.record(req, true, seen, undefined, response.task_id);
       this.done(req, started, 'ok');
       return { response, nodeId: seen.nodeId };
@@ -193,6 +302,7 @@ export class Gateway {
    */
   async stream(req: RouteRequest, payload: Record<string, unknown>): Promise<StartedStream> {
     const started = this.now();
+    this.flushAfterNextWrite();
     const { seen, onAttempt } = this.observer(req.intent);
     const it = this.client
       .stream(req.intent, payload, {}, this.opts(req, onAttempt))
@@ -206,7 +316,7 @@ export class Gateway {
       this.done(req, started, code);
       throw err;
     }
-    this.metrics.routing.observe({ intent: req.intent }, (this.now() - started) / 1000);
+    this.routed(req.intent, started);
     const delta = first.done ? undefined : first.value;
     let finished = false;
     return {

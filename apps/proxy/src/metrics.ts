@@ -28,57 +28,67 @@ export function codeLabel(code: string): string {
   return isKnownErrorCode(code) ? code : 'other';
 }
 
-export function createProxyMetrics(registry: Registry): ProxyMetrics {
+/**
+ * `beforeRead` runs whenever any of these metrics is read (a `/metrics` scrape, `get()`):
+ * the gateway applies its deferred observations there.
+ */
+export function createProxyMetrics(registry: Registry, beforeRead?: () => void): ProxyMetrics {
   const registers = [registry];
+  const collect = beforeRead
+    ? () => {
+        beforeRead();
+      }
+    : undefined;
+  const common = collect ? { registers, collect } : { registers };
   return {
     routing: new Histogram({
       name: 'iicp_proxy_routing_seconds',
       help: 'Time to route a request: discovery and attempts until a node answered',
       labelNames: ['intent'] as const,
       buckets: DEFAULT_LATENCY_BUCKETS,
-      registers,
+      ...common,
     }),
     latency: new Histogram({
       name: 'iicp_proxy_request_duration_seconds',
       help: 'Latency per intent, to the last byte of the answer',
       labelNames: ['intent', 'outcome'] as const,
       buckets: DEFAULT_LATENCY_BUCKETS,
-      registers,
+      ...common,
     }),
     requests: new Counter({
       name: 'iicp_proxy_requests_total',
       help: 'Client requests by intent, client protocol and outcome (ok or IICP code)',
       labelNames: ['intent', 'protocol', 'outcome'] as const,
-      registers,
+      ...common,
     }),
     attempts: new Counter({
       name: 'iicp_proxy_attempts_total',
       help: 'Task attempts on nodes by outcome (ok or IICP code)',
       labelNames: ['intent', 'outcome'] as const,
-      registers,
+      ...common,
     }),
     retries: new Counter({
       name: 'iicp_proxy_retries_total',
       help: 'Attempts after the first one of a task',
       labelNames: ['intent'] as const,
-      registers,
+      ...common,
     }),
     immediateSwitches: new Counter({
       name: 'iicp_proxy_immediate_switches_total',
       help: 'Failed attempts followed by the next node without backoff',
       labelNames: ['intent'] as const,
-      registers,
+      ...common,
     }),
     fallbacks: new Counter({
       name: 'iicp_proxy_fallbacks_total',
       help: 'Attempts on the local fallback node',
       labelNames: ['intent'] as const,
-      registers,
+      ...common,
     }),
     breakerOpens: new Counter({
       name: 'iicp_proxy_breaker_opens_total',
       help: 'Node circuit breakers that opened',
-      registers,
+      ...common,
     }),
   };
 }
