@@ -341,17 +341,23 @@ export function createClient(options: ClientOptions): IicpClient {
     };
   }
 
-  async function call<R>(
+  // Not `async`: the router's promise is handed back as it is (no extra hops); a
+  // refusal before routing still rejects rather than throws.
+  function call<R>(
     intent: string,
     payload: Record<string, unknown>,
     constraints?: CallConstraints,
     opts?: CallOptions,
   ): Promise<IicpResponse<R>> {
-    const ctx = prepare(intent, payload, constraints, opts, false);
-    const res = await router.route(routeRequest(ctx, opts), (target) =>
+    let ctx: TaskContext;
+    try {
+      ctx = prepare(intent, payload, constraints, opts, false);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return router.route(routeRequest(ctx, opts), (target) =>
       attemptTask(ctx, target, false),
-    );
-    return res as IicpResponse<R>;
+    ) as Promise<IicpResponse<R>>;
   }
 
   async function* stream<R>(

@@ -21,6 +21,9 @@ export const DISCOVER_MAX_CACHE_MS = 5_000;
 /** A consumer token is refreshed this long before its `expires_at` (iicp-dir.md §3.12: 300 s TTL). */
 export const CONSUMER_TOKEN_REFRESH_MARGIN_MS = 30_000;
 
+/** Most intents (and models per intent) whose discover keys are remembered. */
+const PLAIN_KEYS_MAX = 256;
+
 /** Control-plane requests never wait longer than this. */
 const DIRECTORY_TIMEOUT_MS = 10_000;
 
@@ -64,6 +67,8 @@ interface CachedToken {
 export class DirectoryClient {
   private readonly lists = new Map<string, CachedList>();
   private readonly tokens = new Map<string, CachedToken>();
+  /** Remembered discover keys of plain requests: intent → model ('' for none) → key. */
+  private readonly plainKeys = new Map<string, Map<string, string>>();
   /** How many discover requests actually went to the directory (for /status and tests). */
   discoverRequests = 0;
   consumerTokenRequests = 0;
@@ -82,7 +87,39 @@ export class DirectoryClient {
     };
   }
 
-  async discover(intent: string, q: DiscoverOptions = {}): Promise<NodeList> {
+  /**
+   * The QUERY string of a discover request, also its cache key. The usual request
+   * (intent, perhaps a model, nothing else) reuses a remembered key instead of building
+   * the URLSearchParams again (same string, pinned by a test).
+   */
+  private discoverKey(intent: string, q: DiscoverOptions): string {
+    const plain =
+      q.qos === undefined &&
+      q.region === undefined &&
+      q.limit === undefined &&
+      q.minReputation === undefined &&
+      q.maxMultiplier === undefined &&
+      q.minQualityScore === undefined &&
+      q.modality === undefined &&
+      q.cipCapable === undefined;
+    if (!plain) return this.buildDiscoverKey(intent, q);
+    const model = q.model || '';
+    let byModel = this.plainKeys.get(intent);
+    if (!byModel) {
+      if (this.plainKeys.size >= PLAIN_KEYS_MAX) this.plainKeys.clear();
+      byModel = new Map();
+      this.plainKeys.set(intent, byModel);
+    }
+    let key = byModel.get(model);
+    if (key === undefined) {
+      key = this.buildDiscoverKey(intent, q);
+      if (byModel.size >= PLAIN_KEYS_MAX) byModel.clear();
+      byModel.set(model, key);
+    }
+    return key;
+  }
+
+  private buildDiscoverKey(intent: string, q: DiscoverOptions): string {
     const params = new URLSearchParams({ intent });
     const qos = q.qos ?? this.o.qos;
     const region = q.region ?? this.o.region;
@@ -98,7 +135,19 @@ export class DirectoryClient {
     }
     if (q.modality) params.set('modality', q.modality);
     if (q.cipCapable !== undefined) params.set('cip_capable', String(q.cipCapable));
-    const key = params.toString();
+    return params.toString();
+  }
+
+  /** The cached answer {@link discover} would give without asking, if there is one. */
+  peek(intent: string, q: DiscoverOptions = {}): NodeList | undefined {
+    if (q.fresh) return undefined;
+    const hit = this.lists.get(this.discoverKey(intent, q));
+    return hit && hit.expiresAt > this.o.now() ? hit.list : undefined;
+  }
+
+  async discover(intent: string, q: DiscoverOptions = {}): Promise<NodeList> {
+    const key = this.discoverKey(intent, q);
+    const limit = q.limit ?? this.o.discoverLimit;
     const now = this.o.now();
     const hit = this.lists.get(key);
     if (!q.fresh && hit && hit.expiresAt > now) return hit.list;

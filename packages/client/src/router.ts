@@ -8,7 +8,7 @@ import {
 } from '@iicp/scoring';
 import type { AttemptFailure, BreakerState, FallbackTarget, QosLevel } from '@iicp/scoring';
 import { IicpLocalError, IicpProtocolError } from '@iicp/wire';
-import type { NodeSummary } from '@iicp/wire';
+import type { NodeList, NodeSummary } from '@iicp/wire';
 import { keylessRefusal, nodeCxKey, usableCxKey, type CxRecipient } from './cx.ts';
 import type { DirectoryClient } from './directory.ts';
 import { abortedError, isIicpError } from './errors.ts';
@@ -106,17 +106,32 @@ export class Router {
     attempt: (target: Target, attemptNo: number) => Promise<AttemptResult<T>>,
   ): Promise<T> {
     const policy = retryPolicyFor(req.qos);
-    const targets =
-      this.o.dispatch === 'ticket'
-        ? this.ticketTargets(req, policy.maxAttempts)
-        : await this.discoverTargets(req, policy.maxAttempts);
+    let targets: readonly Target[] | AsyncIterator<Target>;
+    if (this.o.dispatch === 'ticket') {
+      targets = this.ticketTargets(req, policy.maxAttempts);
+    } else {
+      // A cached node list gives the chain at once, without a promise.
+      const chain = this.discoverTargets(req, policy.maxAttempts);
+      targets = Array.isArray(chain) ? chain : await chain;
+    }
     const failures: AttemptFailure[] = [];
     let lastError: IicpError | undefined;
     let attemptNo = 0;
     let exhaustedRemote = false;
+    // Discovery gives the whole chain at once: walked without an async iterator's hops.
+    const list = Array.isArray(targets) ? (targets as readonly Target[]) : undefined;
+    let index = 0;
 
-    for (let next = await targets.next(); !next.done; next = await targets.next()) {
-      const target = next.value;
+    for (;;) {
+      let target: Target;
+      if (list) {
+        if (index >= list.length) break;
+        target = list[index++]!;
+      } else {
+        const next = await (targets as AsyncIterator<Target>).next();
+        if (next.done) break;
+        target = next.value;
+      }
       if (req.signal?.aborted) throw abortedError(req.signal.reason);
       if (exhaustedRemote && !target.local) continue;
       if (
@@ -239,40 +254,60 @@ export class Router {
     return lf ? { nodeId: lf.nodeId, endpoint: lf.endpoint, local: true } : undefined;
   }
 
-  private async discoverTargets(
-    req: RouteRequest,
-    maxAttempts: number,
-  ): Promise<AsyncIterator<Target>> {
+  private discoverTargets(req: RouteRequest, maxAttempts: number): Target[] | Promise<Target[]> {
     const local = this.localTarget();
     const profile = applyRoutingProfile([], this.o);
-    let nodes: NodeSummary[] = [];
-    if (!profile.remoteForbidden) {
-      const list = await this.directory.discover(req.intent, {
-        ...(req.qos ? { qos: req.qos } : {}),
-        ...(req.model ? { model: req.model } : {}),
-        ...(req.signal ? { signal: req.signal } : {}),
-      });
-      if (list.nodes.length === 0 && !local) {
-        throw new IicpProtocolError('IICP-E033', 'the directory has no node for this intent', {
-          details: { intent: req.intent },
-        });
-      }
-      nodes = applyRoutingProfile(list.nodes, this.o).nodes;
-      if (list.nodes.length > 0 && nodes.length === 0 && !local) {
-        // "If a routing policy rejects every candidate, clients MUST fail before task submission."
+    if (profile.remoteForbidden) {
+      if (!local) {
         throw new IicpProtocolError(
           'IICP-E033',
-          `no node for this intent passes the ${this.o.routingProfile} routing profile`,
+          'the sensitive routing profile sends no task to remote nodes and no local node is configured',
           { details: { intent: req.intent, routing_profile: this.o.routingProfile } },
         );
       }
-    } else if (!local) {
+      return this.targetsOf(req, [], maxAttempts, local);
+    }
+    const q = {
+      ...(req.qos ? { qos: req.qos } : {}),
+      ...(req.model ? { model: req.model } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    };
+    const cached = this.directory.peek(req.intent, q);
+    if (cached) return this.targetsOfList(req, cached, maxAttempts, local);
+    return this.directory
+      .discover(req.intent, q)
+      .then((list) => this.targetsOfList(req, list, maxAttempts, local));
+  }
+
+  private targetsOfList(
+    req: RouteRequest,
+    list: NodeList,
+    maxAttempts: number,
+    local: Target | undefined,
+  ): Target[] {
+    if (list.nodes.length === 0 && !local) {
+      throw new IicpProtocolError('IICP-E033', 'the directory has no node for this intent', {
+        details: { intent: req.intent },
+      });
+    }
+    const nodes = applyRoutingProfile(list.nodes, this.o).nodes;
+    if (list.nodes.length > 0 && nodes.length === 0 && !local) {
+      // "If a routing policy rejects every candidate, clients MUST fail before task submission."
       throw new IicpProtocolError(
         'IICP-E033',
-        'the sensitive routing profile sends no task to remote nodes and no local node is configured',
+        `no node for this intent passes the ${this.o.routingProfile} routing profile`,
         { details: { intent: req.intent, routing_profile: this.o.routingProfile } },
       );
     }
+    return this.targetsOf(req, nodes, maxAttempts, local);
+  }
+
+  private targetsOf(
+    req: RouteRequest,
+    nodes: readonly NodeSummary[],
+    maxAttempts: number,
+    local: Target | undefined,
+  ): Target[] {
     // A node without an id or endpoint cannot be called (a public-view list, say).
     const routable: RoutableNode[] = [];
     let keyless = 0;
@@ -299,7 +334,7 @@ export class Router {
       maxAttempts,
       localFallback: local !== undefined,
     });
-    const targets: Target[] = chain.map((step) =>
+    return chain.map((step) =>
       step.kind === 'local'
         ? local!
         : {
@@ -309,9 +344,6 @@ export class Router {
             ...(step.node.cx ? { cx: step.node.cx } : {}),
           },
     );
-    return (async function* () {
-      yield* targets;
-    })();
   }
 
   /**

@@ -125,52 +125,59 @@ function invalidAnswer(message: string): { failure: AttemptFailure; error: IicpE
   };
 }
 
-async function credentials(
-  ctx: TaskContext,
-  target: Target,
-): Promise<
+type Credentials =
   | { ok: true; headers: Record<string, string>; auth: { node_token: string } | undefined }
-  | { ok: false; result: AttemptResult<never> }
-> {
-  const headers: Record<string, string> = {};
+  | { ok: false; result: AttemptResult<never> };
+
+/** Whether this attempt carries a consumer token (identity configured, a remote node id). */
+function usesConsumerToken(ctx: TaskContext, target: Target): boolean {
+  const lf = ctx.o.localFallback;
+  return !!ctx.o.identity && target.nodeId !== undefined && !(target.local && lf?.nodeToken);
+}
+
+/** The body's `node_token` credentials (no consumer token): no directory round trip. */
+function tokenCredentials(ctx: TaskContext, target: Target): Credentials {
   const lf = ctx.o.localFallback;
   const bodyToken = target.local ? (lf?.nodeToken ?? ctx.o.nodeToken) : ctx.o.nodeToken;
-  if (ctx.o.identity && target.nodeId !== undefined && !(target.local && lf?.nodeToken)) {
-    try {
-      headers[CONSUMER_TOKEN_HEADER] = await ctx.directory.consumerToken(
-        target.nodeId,
-        ctx.intent,
-        ctx.signal,
-      );
-      // D-015: with a consumer token the body carries no node_token.
-      return { ok: true, headers, auth: undefined };
-    } catch (err) {
-      const error = err as IicpError;
-      if (ctx.signal?.aborted) {
-        return {
-          ok: false,
-          result: {
-            ok: false,
-            failure: { kind: 'aborted' },
-            error: abortedError(ctx.signal.reason),
-          },
-        };
-      }
-      const status = error instanceof IicpProtocolError ? error.status : 500;
-      // Our own identity was refused: no other node will do better. Anything else
-      // (unknown target, directory hiccup) moves on without blaming the node.
+  return { ok: true, headers: {}, auth: bodyToken ? { node_token: bodyToken } : undefined };
+}
+
+/** A consumer token for the node from the directory (D-015: then no body token). */
+async function consumerTokenCredentials(ctx: TaskContext, target: Target): Promise<Credentials> {
+  const headers: Record<string, string> = {};
+  try {
+    headers[CONSUMER_TOKEN_HEADER] = await ctx.directory.consumerToken(
+      target.nodeId!,
+      ctx.intent,
+      ctx.signal,
+    );
+    // D-015: with a consumer token the body carries no node_token.
+    return { ok: true, headers, auth: undefined };
+  } catch (err) {
+    const error = err as IicpError;
+    if (ctx.signal?.aborted) {
       return {
         ok: false,
         result: {
           ok: false,
-          failure: { kind: 'http', status: 503, code: error.code },
-          error,
-          action: status === 401 || status === 403 ? 'fail' : 'switch_now',
+          failure: { kind: 'aborted' },
+          error: abortedError(ctx.signal.reason),
         },
       };
     }
+    const status = error instanceof IicpProtocolError ? error.status : 500;
+    // Our own identity was refused: no other node will do better. Anything else
+    // (unknown target, directory hiccup) moves on without blaming the node.
+    return {
+      ok: false,
+      result: {
+        ok: false,
+        failure: { kind: 'http', status: 503, code: error.code },
+        error,
+        action: status === 401 || status === 403 ? 'fail' : 'switch_now',
+      },
+    };
   }
-  return { ok: true, headers, auth: bodyToken ? { node_token: bodyToken } : undefined };
 }
 
 /**
@@ -193,7 +200,9 @@ export async function attemptTask(
   target: Target,
   stream: boolean,
 ): Promise<AttemptResult<TaskResponse | OpenStream | BufferedAnswer>> {
-  const cred = await credentials(ctx, target);
+  const cred = usesConsumerToken(ctx, target)
+    ? await consumerTokenCredentials(ctx, target)
+    : tokenCredentials(ctx, target);
   if (!cred.ok) return cred.result;
   const body: Record<string, unknown> = {
     task_id: ctx.taskId,
