@@ -15,13 +15,33 @@ export interface RouteDeps {
   readonly now: () => number;
 }
 
+/** One client-gone signal per client connection (see {@link clientGone}). */
+const connectionSignals = new WeakMap<object, AbortSignal>();
+
 /**
  * A signal that fires when the HTTP client goes away before its answer is complete,
  * so the node's connection is closed too (the node treats that as cancellation).
+ *
+ * The signal belongs to the client's connection, made on its first request and shared
+ * by the requests that follow on it (keep-alive): every request of a connection is gone
+ * when it closes, and an answer that is complete no longer reads its signal. That saves
+ * an AbortController and a `close` listener per request. Without a live socket (an
+ * injected request), the signal is the response's own, as before.
  */
 export function clientGone(reply: FastifyReply): AbortSignal {
-  const ctl = new AbortController();
   const raw = reply.raw;
+  const socket = raw.socket;
+  if (socket && !socket.destroyed) {
+    let signal = connectionSignals.get(socket);
+    if (!signal) {
+      const ctl = new AbortController();
+      signal = ctl.signal;
+      socket.once('close', () => ctl.abort(new Error('client closed the connection')));
+      connectionSignals.set(socket, signal);
+    }
+    return signal;
+  }
+  const ctl = new AbortController();
   const onClose = () => {
     if (!raw.writableFinished) ctl.abort(new Error('client closed the connection'));
   };
