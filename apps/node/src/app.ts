@@ -42,6 +42,9 @@ import {
   type NodeCxOptions,
 } from './cx/task.ts';
 
+/** The content type fastify gives a JSON reply (see sendAnswer). */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** Default `max_concurrent` (REGISTER `limits.max_concurrent`, 1–256). */
 export const DEFAULT_MAX_CONCURRENT = 4;
 /** Open-mesh defaults: requests per minute per client IP and per Origin. */
@@ -207,7 +210,9 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
   });
   const registry = app.iicp.metrics?.registry;
-  const metrics = registry ? createNodeMetrics(registry) : undefined;
+  const metrics = registry
+    ? createNodeMetrics(registry, { activeTasks: () => admission.active })
+    : undefined;
   const cxMetrics = registry ? createCxMetrics(registry) : undefined;
 
   const runtime: NodeRuntime = {
@@ -224,7 +229,6 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
 
   function releaseSlot(slot: Slot): void {
     slot.release();
-    metrics?.active.set(admission.active);
     if (admission.active === 0) {
       const w = idleWaiters;
       idleWaiters = [];
@@ -312,6 +316,21 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     return reply.code(err.status).send(taskErrorBody(taskId, err));
   }
 
+  /**
+   * A 200 answer: as JSON text serialised here when the reply is negotiated as JSON
+   * (the bytes and content type fastify gives a returned object, without its generic
+   * serialisation hooks), else the object for the negotiated codec (CBOR).
+   */
+  function sendAnswer(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    answer: Record<string, unknown>,
+  ): void {
+    reply.code(200);
+    if (app.iicp.repliesWithJson(request)) reply.type(JSON_TYPE).send(JSON.stringify(answer));
+    else reply.send(answer);
+  }
+
   function record(intent: string, status: string, latencyMs: number, tokens?: number): void {
     if (!metrics) return;
     const label = served.has(intent) ? intent : OTHER_INTENT_LABEL;
@@ -356,7 +375,10 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         );
       }
       // IICP-CX: the encrypted payload becomes a plaintext one before the CALL schema.
-      ({ body, session: cxSession } = await openCxTask(body, request.headers, opts.cx, cxMetrics));
+      // Synchronous in Node (native crypto); a promise only where that is missing.
+      let opened = openCxTask(body, request.headers, opts.cx, cxMetrics);
+      if (opened instanceof Promise) opened = await opened;
+      ({ body, session: cxSession } = opened);
       // The common CALL shape without the schema walk (same value, pinned by a test).
       task = fastTaskRequest(body) ?? parseWire(TaskRequestSchema, body);
       principal = authorizeTask(task, request.headers, state, mode);
@@ -391,7 +413,6 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         throw err;
       }
       seen.add(task.task_id);
-      metrics?.active.set(admission.active);
     } catch (err) {
       cxSession?.sharedSecret.fill(0);
       if (!(err instanceof IicpProtocolError)) throw err;
@@ -447,11 +468,12 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       });
       return { result, model };
     };
-    const finish = (status: string, tokens?: number): number => {
+    /** The task's bookkeeping; `latency` (ms) defaults to now. Returns it. */
+    const finish = (status: string, tokens?: number, at?: number): number => {
       clearTimeout(timer);
       inFlight.delete(task.task_id);
       reply.raw.off('close', onClose);
-      const latency = performance.now() - receivedAt;
+      const latency = at ?? performance.now() - receivedAt;
       admission.observe(latency);
       releaseSlot(slot);
       record(task.intent, status, latency, tokens);
@@ -484,7 +506,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
 
     try {
       const r = await invoke();
-      const latency = finish('success', r.tokensUsed);
+      const latency = performance.now() - receivedAt;
       const meta = {
         metrics: {
           latency_ms: Math.round(latency * 1000) / 1000,
@@ -494,17 +516,26 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         generated_by_ai: true,
         ...(task.trace?.trace_id ? { trace: { trace_id: task.trace.trace_id } } : {}),
       };
+      let answer: Record<string, unknown>;
       if (cxSession?.encryptResponse) {
-        return reply.code(200).send(await sealCxResult(cxSession, task.task_id, r.result, meta));
+        const sealed = sealCxResult(cxSession, task.task_id, r.result, meta);
+        answer = sealed instanceof Promise ? await sealed : sealed;
+      } else {
+        cxSession?.sharedSecret.fill(0);
+        answer = {
+          task_id: task.task_id,
+          status: 'success',
+          result: r.result,
+          ...meta,
+          error: null,
+        };
       }
-      cxSession?.sharedSecret.fill(0);
-      return reply.code(200).send({
-        task_id: task.task_id,
-        status: 'success',
-        result: r.result,
-        ...meta,
-        error: null,
-      });
+      // The answer goes out first; the bookkeeping (timer, metrics, admission, log)
+      // follows in the same turn, before anything else can observe it, but after the
+      // write that wakes the caller.
+      sendAnswer(request, reply, answer);
+      finish('success', r.tokensUsed, latency);
+      return reply;
     } catch (err) {
       cxSession?.sharedSecret.fill(0);
       const e = executionError(err, timedOut);

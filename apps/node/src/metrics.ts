@@ -20,8 +20,12 @@ export interface NodeMetrics {
  * Queue depth is always 0: admission control refuses instead of queueing
  * (iicp-semantics.md §2.2); the gauge exists so dashboards can show it.
  */
-export function createNodeMetrics(registry: Registry): NodeMetrics {
+export function createNodeMetrics(
+  registry: Registry,
+  opts: { activeTasks?: () => number } = {},
+): NodeMetrics {
   const registers = [registry];
+  const activeTasks = opts.activeTasks;
   return {
     tasks: new Counter({
       name: 'iicp_node_tasks_total',
@@ -42,7 +46,19 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
       labelNames: ['intent'] as const,
       registers,
     }),
-    active: new Gauge({ name: 'iicp_node_active_tasks', help: 'Tasks executing now', registers }),
+    // Read when collected (a scrape), not set on every task start and end.
+    active: new Gauge({
+      name: 'iicp_node_active_tasks',
+      help: 'Tasks executing now',
+      registers,
+      ...(activeTasks
+        ? {
+            collect(this: Gauge) {
+              this.set(activeTasks());
+            },
+          }
+        : {}),
+    }),
     queueDepth: new Gauge({
       name: 'iicp_node_queue_depth',
       help: 'Tasks waiting for a slot (always 0: the node refuses rather than queues)',

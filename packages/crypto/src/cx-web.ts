@@ -626,20 +626,27 @@ async function ephemeralAgreement(
 /** The node side: its static key with the sender's ephemeral public key. */
 async function staticAgreement(privateKey: Uint8Array, ephPub: Uint8Array): Promise<Uint8Array> {
   const nc = nodeCrypto();
-  if (nc) {
-    let priv = nodePrivateCache.get(privateKey);
-    if (!priv) {
-      priv = nodePrivate(nc, privateKey);
-      nodePrivateCache.set(privateKey, priv);
-    }
-    return nodeShared(nc, priv, nodePublic(nc, ephPub));
-  }
+  if (nc) return nodeStaticAgreement(nc, privateKey, ephPub);
   if (await hasWebX25519()) {
     // Ephemeral keys are fresh per task: import without caching.
     const pub = await subtle().importKey('raw', buf(ephPub), X25519_ALG, false, []);
     return webShared(await cachedPrivate(privateKey), pub);
   }
   return x25519.getSharedSecret(privateKey, ephPub);
+}
+
+/** {@link staticAgreement} in Node's native crypto (the node's key imported once). */
+function nodeStaticAgreement(
+  nc: NodeCryptoLike,
+  privateKey: Uint8Array,
+  ephPub: Uint8Array,
+): Uint8Array {
+  let priv = nodePrivateCache.get(privateKey);
+  if (!priv) {
+    priv = nodePrivate(nc, privateKey);
+    nodePrivateCache.set(privateKey, priv);
+  }
+  return nodeShared(nc, priv, nodePublic(nc, ephPub));
 }
 
 /**
@@ -762,6 +769,82 @@ const AAD_TEXT = new TextDecoder();
  * `IICP-E050` (422); the message never carries key or payload bytes.
  */
 export async function openCxRequest(opts: OpenCxRequestOptions): Promise<OpenedCxRequest> {
+  const nc = nodeCrypto();
+  if (nc) return openNode(nc, opts);
+  const { privateKey, ephPub, nonce, body, plaintextSize } = readCxRequest(opts);
+  let shared: Uint8Array;
+  try {
+    shared = await staticAgreement(privateKey, ephPub);
+  } catch {
+    throw e050('CX payload could not be decrypted');
+  }
+  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
+  try {
+    const plaintext = await aesGcm(
+      'decrypt',
+      key,
+      nonce,
+      cxRequestAad(opts.taskId, opts.intent),
+      body,
+    );
+    if (plaintext.length !== plaintextSize) throw new Error('size');
+    return { plaintext, sharedSecret: shared };
+  } catch {
+    shared.fill(0);
+    throw e050('CX payload could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * {@link openCxRequest} without a promise, where Node's native crypto serves it
+ * (synchronous X25519, HKDF and AES-GCM): the same plaintext, shared secret and errors
+ * (`IICP-E050`, thrown); `undefined` where it does not (browsers: use
+ * {@link openCxRequest}). Saves the promise and microtask turns on a node's task path.
+ */
+export function openCxRequestSync(opts: OpenCxRequestOptions): OpenedCxRequest | undefined {
+  const nc = nodeCrypto();
+  return nc ? openNode(nc, opts) : undefined;
+}
+
+/** {@link openCxRequest} in Node's native crypto, synchronously. */
+function openNode(nc: NodeCryptoLike, opts: OpenCxRequestOptions): OpenedCxRequest {
+  const { privateKey, ephPub, nonce, body, plaintextSize } = readCxRequest(opts);
+  let shared: Uint8Array;
+  try {
+    shared = nodeStaticAgreement(nc, privateKey, ephPub);
+  } catch {
+    throw e050('CX payload could not be decrypted');
+  }
+  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
+  try {
+    const plaintext = nodeAesGcm(
+      nc,
+      'decrypt',
+      key,
+      nonce,
+      cxRequestAad(opts.taskId, opts.intent),
+      body,
+    );
+    if (plaintext.length !== plaintextSize) throw new Error('size');
+    return { plaintext, sharedSecret: shared };
+  } catch {
+    shared.fill(0);
+    throw e050('CX payload could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** The checks of {@link openCxRequest} before any key work; throws `IICP-E050`. */
+function readCxRequest(opts: OpenCxRequestOptions): {
+  privateKey: Uint8Array;
+  ephPub: Uint8Array;
+  nonce: Uint8Array;
+  body: Uint8Array;
+  plaintextSize: number;
+} {
   const env = opts.envelope;
   if (env === null || typeof env !== 'object' || Array.isArray(env)) {
     throw e050('iicp_conf must be an object');
@@ -798,29 +881,7 @@ export async function openCxRequest(opts: OpenCxRequestOptions): Promise<OpenedC
   ) {
     throw e050('CX payload could not be decrypted');
   }
-  let shared: Uint8Array;
-  try {
-    shared = await staticAgreement(pair.privateKey, ephPub);
-  } catch {
-    throw e050('CX payload could not be decrypted');
-  }
-  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
-  try {
-    const plaintext = await aesGcm(
-      'decrypt',
-      key,
-      nonce,
-      cxRequestAad(opts.taskId, opts.intent),
-      body,
-    );
-    if (plaintext.length !== e.plaintext_size) throw new Error('size');
-    return { plaintext, sharedSecret: shared };
-  } catch {
-    shared.fill(0);
-    throw e050('CX payload could not be decrypted');
-  } finally {
-    key.fill(0);
-  }
+  return { privateKey: pair.privateKey, ephPub, nonce, body, plaintextSize: e.plaintext_size };
 }
 
 // --- response --------------------------------------------------------------------------
@@ -835,12 +896,43 @@ export interface SealCxResponseOptions {
 
 /** Provider side: encrypt the result into `iicp_conf_resp` under a fresh nonce (§5a.3). */
 export async function sealCxResponse(opts: SealCxResponseOptions): Promise<CxResponseEnvelope> {
+  const nc = nodeCrypto();
+  if (nc) return sealResponseNode(nc, opts);
   const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
   const nonce = opts.nonce ?? freshNonce();
   if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
   const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
   const body = await aesGcm('encrypt', key, nonce, cxResponseAad(opts.taskId), plaintext);
   key.fill(0);
+  return {
+    version: CX_WEB_ENVELOPE_VERSION,
+    nonce: bytesToBase64Url(nonce),
+    encrypted_body: bytesToBase64Url(body),
+  };
+}
+
+/**
+ * {@link sealCxResponse} without a promise, where Node's native crypto serves it: the
+ * same envelope (for a given nonce) and errors; `undefined` where it does not (browsers:
+ * use {@link sealCxResponse}).
+ */
+export function sealCxResponseSync(opts: SealCxResponseOptions): CxResponseEnvelope | undefined {
+  const nc = nodeCrypto();
+  return nc ? sealResponseNode(nc, opts) : undefined;
+}
+
+/** {@link sealCxResponse} in Node's native crypto, synchronously. */
+function sealResponseNode(nc: NodeCryptoLike, opts: SealCxResponseOptions): CxResponseEnvelope {
+  const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
+  const nonce = opts.nonce ?? freshNonce();
+  if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
+  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
+  let body: Uint8Array;
+  try {
+    body = nodeAesGcm(nc, 'encrypt', key, nonce, cxResponseAad(opts.taskId), plaintext);
+  } finally {
+    key.fill(0);
+  }
   return {
     version: CX_WEB_ENVELOPE_VERSION,
     nonce: bytesToBase64Url(nonce),

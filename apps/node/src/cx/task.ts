@@ -1,5 +1,13 @@
 import type { CxKeyPair } from '@iicp/crypto';
-import { openCxRequest, sealCxResponse, type CxResponseEnvelope } from '@iicp/crypto/cx';
+import {
+  openCxRequest,
+  openCxRequestSync,
+  sealCxResponse,
+  sealCxResponseSync,
+  type CxResponseEnvelope,
+  type OpenCxRequestOptions,
+  type OpenedCxRequest,
+} from '@iicp/crypto/cx';
 import { IicpProtocolError } from '@iicp/wire';
 import { Counter, type Registry } from 'prom-client';
 
@@ -61,13 +69,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * and drop the envelope; without it, refuse when this node or the caller requires
  * encryption (§7). Throws `IICP-E050` (422) on every CX failure. The returned body goes
  * through the normal CALL schema afterwards.
+ *
+ * Synchronous where Node's native crypto opens the envelope (always, in Node ≥ 20.16):
+ * no promise or microtask turn on the task path; a promise otherwise.
  */
-export async function openCxTask(
+export function openCxTask(
   body: Record<string, unknown>,
   headers: Record<string, string | string[] | undefined>,
   cx: NodeCxOptions | undefined,
   metrics: CxMetrics | undefined,
-): Promise<{ body: Record<string, unknown>; session: CxSession | undefined }> {
+): OpenedCxTask | Promise<OpenedCxTask> {
   if (body.iicp_conf === undefined) {
     const require = headers[REQUIRE_E2E_HEADER];
     if (cx?.requireEncryption || require === '1' || require === 'true') {
@@ -83,56 +94,97 @@ export async function openCxTask(
     if (typeof body.task_id !== 'string' || typeof body.intent !== 'string') {
       throw e050('an encrypted task needs task_id and intent (they are its associated data)');
     }
-    const opened = await openCxRequest({
+    const request: OpenCxRequestOptions = {
       envelope: body.iicp_conf,
       recipientKeys: cx.keys(),
       taskId: body.task_id,
       intent: body.intent,
-    });
-    let payload: unknown;
-    try {
-      payload = JSON.parse(UTF8.decode(opened.plaintext));
-    } catch {
-      payload = undefined;
-    } finally {
-      opened.plaintext.fill(0);
-    }
-    if (!isRecord(payload)) {
-      opened.sharedSecret.fill(0);
-      throw e050('the decrypted payload is not a JSON object');
-    }
-    const encryptResponse = body.cx_response_encryption === 'required';
-    metrics?.tasks.inc({ mode: encryptResponse ? 'encrypted_both' : 'encrypted' });
-    const { iicp_conf: _envelope, cx_response_encryption: _resp, ...rest } = body;
-    return {
-      body: { ...rest, payload },
-      session: { sharedSecret: opened.sharedSecret, encryptResponse },
     };
+    const now = openCxRequestSync(request);
+    if (now) return openedTask(body, now, metrics);
+    return openCxRequest(request)
+      .then((opened) => openedTask(body, opened, metrics))
+      .catch((err: unknown) => {
+        metrics?.failures.inc();
+        throw err;
+      });
   } catch (err) {
     metrics?.failures.inc();
     throw err;
   }
 }
 
+export interface OpenedCxTask {
+  body: Record<string, unknown>;
+  session: CxSession | undefined;
+}
+
+/** The plaintext task from an opened envelope; throws `IICP-E050` (the caller counts it). */
+function openedTask(
+  body: Record<string, unknown>,
+  opened: OpenedCxRequest,
+  metrics: CxMetrics | undefined,
+): OpenedCxTask {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(UTF8.decode(opened.plaintext));
+  } catch {
+    payload = undefined;
+  } finally {
+    opened.plaintext.fill(0);
+  }
+  if (!isRecord(payload)) {
+    opened.sharedSecret.fill(0);
+    throw e050('the decrypted payload is not a JSON object');
+  }
+  const encryptResponse = body.cx_response_encryption === 'required';
+  metrics?.tasks.inc({ mode: encryptResponse ? 'encrypted_both' : 'encrypted' });
+  const { iicp_conf: _envelope, cx_response_encryption: _resp, ...rest } = body;
+  return {
+    body: { ...rest, payload },
+    session: { sharedSecret: opened.sharedSecret, encryptResponse },
+  };
+}
+
 /**
  * The encrypted RESPONSE of §5a.3 as deployed peers send it (spec/decisions.md D-070):
  * `{task_id, status: "encrypted", iicp_conf_resp}`, the `result` as compact JSON inside,
- * non-content metadata in clear beside it.
+ * non-content metadata in clear beside it. Synchronous where Node's native crypto
+ * seals it (see {@link openCxTask}); the secret is wiped either way.
  */
-export async function sealCxResult(
+export function sealCxResult(
   session: CxSession,
   taskId: string,
   result: unknown,
   metadata: Record<string, unknown>,
-): Promise<{ task_id: string; status: 'encrypted'; iicp_conf_resp: CxResponseEnvelope }> {
+): SealedCxResult | Promise<SealedCxResult> {
+  const seal = { sharedSecret: session.sharedSecret, taskId, plaintext: '' };
+  let now: CxResponseEnvelope | undefined;
   try {
-    const iicp_conf_resp = await sealCxResponse({
-      sharedSecret: session.sharedSecret,
-      taskId,
-      plaintext: JSON.stringify(result ?? null),
-    });
-    return { ...metadata, task_id: taskId, status: 'encrypted', iicp_conf_resp };
-  } finally {
+    seal.plaintext = JSON.stringify(result ?? null);
+    now = sealCxResponseSync(seal);
+  } catch (err) {
     session.sharedSecret.fill(0);
+    throw err;
   }
+  if (now) {
+    session.sharedSecret.fill(0);
+    return { ...metadata, task_id: taskId, status: 'encrypted', iicp_conf_resp: now };
+  }
+  return sealCxResponse(seal).then(
+    (iicp_conf_resp): SealedCxResult => {
+      session.sharedSecret.fill(0);
+      return { ...metadata, task_id: taskId, status: 'encrypted', iicp_conf_resp };
+    },
+    (err: unknown) => {
+      session.sharedSecret.fill(0);
+      throw err;
+    },
+  );
 }
+
+export type SealedCxResult = {
+  task_id: string;
+  status: 'encrypted';
+  iicp_conf_resp: CxResponseEnvelope;
+};

@@ -1,0 +1,202 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { generateCxKeyPair } from '../src/index.ts';
+import type * as CxWeb from '../src/cx-web.ts';
+
+/**
+ * `openCxRequestSync` and `sealCxResponseSync` (Node's native crypto, no promise) are
+ * pinned to the general path: the WebCrypto/noble module loaded without
+ * `process.getBuiltinModule` (as in cx-web-backends.test.ts). Same plaintext, shared
+ * secret and envelope bytes; the same error (code and message) for every damaged
+ * envelope.
+ */
+type CxModule = typeof CxWeb;
+let web: CxModule;
+let native: CxModule;
+const proc = process as { getBuiltinModule?: unknown };
+const original = proc.getBuiltinModule;
+
+beforeAll(async () => {
+  const none = { envelope: {}, recipientKeys: [], taskId: '', intent: '' };
+  native = await import('../src/cx-web.ts');
+  // Each copy decides on native crypto at its first use: the native one now, the web
+  // one while the builtin getter is hidden.
+  expect(() => native.openCxRequestSync(none)).toThrow('CX envelope version is not supported');
+  vi.resetModules();
+  proc.getBuiltinModule = undefined;
+  try {
+    web = await import('../src/cx-web.ts');
+    expect(web).not.toBe(native);
+    expect(web.openCxRequestSync(none)).toBe(undefined);
+    expect(
+      web.sealCxResponseSync({ sharedSecret: new Uint8Array(32), taskId: '', plaintext: '' }),
+    ).toBe(undefined);
+  } finally {
+    proc.getBuiltinModule = original;
+  }
+});
+afterAll(() => {
+  proc.getBuiltinModule = original;
+});
+
+const node = generateCxKeyPair();
+const other = generateCxKeyPair();
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+function errorOf(err: unknown): unknown {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
+  return { name: e.name, code: e.code, message: e.message, status: e.status };
+}
+
+function syncOutcome(f: () => unknown): Outcome {
+  try {
+    return { ok: true, value: f() };
+  } catch (error) {
+    return { ok: false, error: errorOf(error) };
+  }
+}
+
+async function asyncOutcome(f: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    return { ok: true, value: await f() };
+  } catch (error) {
+    return { ok: false, error: errorOf(error) };
+  }
+}
+
+const opened = (o: { plaintext: Uint8Array; sharedSecret: Uint8Array } | undefined) =>
+  o && {
+    plaintext: Buffer.from(o.plaintext).toString('hex'),
+    shared: Buffer.from(o.sharedSecret).toString('hex'),
+  };
+
+/** Ways to damage one member of an envelope (or none). */
+const arbDamage = fc.oneof(
+  fc.constant({ kind: 'none' as const }),
+  fc.record({
+    kind: fc.constant('set' as const),
+    member: fc.constantFrom(
+      'version',
+      'recipient_key_id',
+      'kem_ciphertext',
+      'encrypted_body',
+      'nonce',
+      'aad',
+      'plaintext_size',
+    ),
+    value: fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.integer({ min: -2, max: 600 }),
+      fc.string({ maxLength: 60 }),
+      fc.base64String({ maxLength: 60 }),
+      fc.constant(other.keyId),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    member: fc.constantFrom('kem_ciphertext', 'encrypted_body', 'nonce', 'aad'),
+    at: fc.nat(),
+  }),
+  fc.constant({ kind: 'plain-aad' as const }),
+  fc.constant({ kind: 'not-object' as const }),
+);
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+describe('openCxRequestSync', () => {
+  it('opens and refuses exactly as the WebCrypto path (fixed seed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ maxLength: 200, unit: 'grapheme' }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        arbDamage,
+        fc.boolean(),
+        async (plaintext, taskId, intent, damage, wrongTask) => {
+          const sealed = await native.sealCxRequest({
+            recipientPublicKey: node.publicKey,
+            recipientKeyId: node.keyId,
+            taskId,
+            intent,
+            plaintext,
+          });
+          let envelope: unknown = { ...sealed.envelope };
+          const e = envelope as Record<string, unknown>;
+          if (damage.kind === 'set') e[damage.member] = damage.value;
+          else if (damage.kind === 'flip') {
+            const text = e[damage.member] as string;
+            if (text.length > 0) {
+              const i = damage.at % text.length;
+              const c = ALPHABET[(ALPHABET.indexOf(text[i]!) + 1) % 64]!;
+              e[damage.member] = text.slice(0, i) + c + text.slice(i + 1);
+            }
+          } else if (damage.kind === 'plain-aad') {
+            e.aad = Buffer.from(`${taskId}${intent}`).toString('base64url');
+          } else if (damage.kind === 'not-object') envelope = [e];
+          const opts = {
+            envelope,
+            recipientKeys: [other, node],
+            taskId: wrongTask ? `${taskId}x` : taskId,
+            intent,
+          };
+          const fast = syncOutcome(() => opened(native.openCxRequestSync(opts)));
+          const general = await asyncOutcome(async () => opened(await web.openCxRequest(opts)));
+          const nativeAsync = await asyncOutcome(async () =>
+            opened(await native.openCxRequest(opts)),
+          );
+          expect(fast).toEqual(general);
+          expect(nativeAsync).toEqual(general);
+          if (damage.kind === 'none' && !wrongTask) {
+            expect(fast.ok).toBe(true);
+            expect(fast.ok && fast.value).toEqual({
+              plaintext: Buffer.from(plaintext).toString('hex'),
+              shared: Buffer.from(sealed.sharedSecret).toString('hex'),
+            });
+          }
+        },
+      ),
+      { seed: 20261207, numRuns: 300 },
+    );
+  });
+});
+
+describe('sealCxResponseSync', () => {
+  it('seals the same envelope as the WebCrypto path for a given nonce (fixed seed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.string({ maxLength: 40 }),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 })),
+        fc.uint8Array({ minLength: 11, maxLength: 13 }),
+        async (sharedSecret, taskId, plaintext, nonce) => {
+          const opts = { sharedSecret, taskId, plaintext, nonce };
+          const fast = syncOutcome(() => native.sealCxResponseSync(opts));
+          const general = await asyncOutcome(() => web.sealCxResponse(opts));
+          expect(fast).toEqual(general);
+          expect(await asyncOutcome(() => native.sealCxResponse(opts))).toEqual(general);
+          if (nonce.length === 12) {
+            expect(fast.ok).toBe(true);
+            const back = await web.openCxResponse({
+              sharedSecret,
+              taskId,
+              envelope: fast.ok ? fast.value : undefined,
+            });
+            const want = typeof plaintext === 'string' ? Buffer.from(plaintext) : plaintext;
+            expect(Buffer.from(back).equals(Buffer.from(want))).toBe(true);
+          }
+        },
+      ),
+      { seed: 20261207, numRuns: 200 },
+    );
+  });
+
+  it('draws a fresh nonce per seal when none is given', () => {
+    const opts = { sharedSecret: new Uint8Array(32).fill(7), taskId: 't', plaintext: '"x"' };
+    const a = native.sealCxResponseSync(opts)!;
+    const b = native.sealCxResponseSync(opts)!;
+    expect(a.nonce).not.toBe(b.nonce);
+    expect(a.encrypted_body).not.toBe(b.encrypted_body);
+  });
+});
