@@ -19,6 +19,7 @@ import {
 } from '../llm.ts';
 import { sendStream, sse, type StreamFormat } from '../stream.ts';
 import { markAnswer, routeRequestOf, type RouteDeps } from './common.ts';
+import { fastChatBody } from './fast-body.ts';
 import { servedModels } from './models.ts';
 
 /** Roles OpenAI clients send; `developer` (newer models' system role) is sent on as `system`. */
@@ -253,9 +254,26 @@ export function openAiRoutes(deps: RouteDeps) {
       return openAiAnswer(shape, response, body.model, unixSeconds(now()));
     }
 
+    // The usual chat body is read without the zod walk (the same value, see fast-body.ts);
+    // any other body, and every error, still comes from the schema.
+    const compile = app.validatorCompiler;
     app.post(
       '/v1/chat/completions',
-      { schema: { body: OpenAiChatRequestSchema } },
+      {
+        schema: { body: OpenAiChatRequestSchema },
+        ...(compile
+          ? {
+              validatorCompiler: (route: Parameters<typeof compile>[0]) => {
+                const general = compile(route);
+                if (route.httpPart !== 'body') return general;
+                return (data: unknown) => {
+                  const value = fastChatBody(data);
+                  return value ? { value } : general(data);
+                };
+              },
+            }
+          : {}),
+      },
       async (request, reply) =>
         complete(CHAT, request, reply, request.body, chatPayload(request.body)),
     );
