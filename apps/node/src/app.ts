@@ -452,9 +452,20 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     };
     reply.raw.once('close', onClose);
     const callOpts = { model, signal: abort.signal, timeoutMs: Math.ceil(budget) + 1_000 };
-    /** One buffered execution of whatever serves the intent. */
-    const invoke = async (): Promise<BackendResult> => {
-      if (handler.kind === 'llm') return backend!.invoke(handler.op, task.payload, callOpts);
+    /**
+     * One buffered execution of whatever serves the intent. The backend's own promise
+     * is handed on as it is: returning it from an async function would cost two more
+     * microtask turns between the backend's answer and the reply.
+     */
+    const invoke = (): Promise<BackendResult> => {
+      if (handler.kind !== 'llm') return invokeMcp();
+      try {
+        return backend!.invoke(handler.op, task.payload, callOpts);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    };
+    const invokeMcp = async (): Promise<BackendResult> => {
       const { tool, args } = mcpCall!;
       // Audit without arguments (redacted_audit).
       request.log.info(

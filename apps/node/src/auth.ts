@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { verifyConsumerToken } from '@iicp/crypto';
 import {
   CONSUMER_TOKEN_HEADER,
@@ -38,7 +38,8 @@ function bearer(headers: Record<string, string | string[] | undefined>): string 
 
 const unauthorized = (why: string): IicpProtocolError => new IicpProtocolError('unauthorized', why);
 
-const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+/** One-shot SHA-256 of the UTF-8 text (no Hash object: about half the cost of createHash). */
+const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
 
 /** The digest of the node's own token, kept while the token stays the same. */
 let ownDigest: { token: string; digest: Buffer } | undefined;
