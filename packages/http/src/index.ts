@@ -4,6 +4,13 @@ export { INTERNAL_ERROR_MESSAGE, toErrorReply } from './error-envelope.ts';
 export type { ErrorReply } from './error-envelope.ts';
 export { DEFAULT_LATENCY_BUCKETS, UNMATCHED_ROUTE_LABEL, createHttpMetrics } from './metrics.ts';
 export type { HttpMetrics, MetricsOptions } from './metrics.ts';
+export { FastCounter, FastHistogram } from './fast-metrics.ts';
+export type {
+  FastCounterChild,
+  FastCounterConfig,
+  FastHistogramChild,
+  FastHistogramConfig,
+} from './fast-metrics.ts';
 export { iicpHttp } from './plugin.ts';
 export type { IicpHttpOptions, IicpHttpState, OpenApiOptions } from './plugin.ts';
 export { REQUEST_ID_HEADER, genRequestId, isSaneRequestId } from './request-id.ts';
