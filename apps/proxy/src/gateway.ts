@@ -83,6 +83,23 @@ type Deferred =
 /** Longest a finished call's observations wait when no further call comes. */
 export const IDLE_FLUSH_MS = 10;
 
+/** What one routed request's attempts reported: how many, and the node that answered. */
+class Seen {
+  nodeId: string | undefined = undefined;
+  attempts = 0;
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly intent: string,
+  ) {}
+
+  onAttempt(info: AttemptInfo): void {
+    this.attempts = info.attempt;
+    if (info.ok) this.nodeId = info.nodeId;
+    this.gateway.attempted(this.intent, info);
+  }
+}
+
 /**
  * Every call of the proxy goes through @iicp/client (discover, selection, retry,
  * breaker, fallback live there); this wrapper only observes: it feeds `onAttempt`
@@ -104,31 +121,32 @@ export class Gateway {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private observer(intent: string) {
-    const seen = { nodeId: undefined as string | undefined, attempts: 0 };
-    const onAttempt = (info: AttemptInfo): void => {
-      seen.attempts = info.attempt;
-      this.defer({
-        kind: ATTEMPT,
-        intent,
-        outcome: info.ok ? undefined : (info.errorCode ?? 'other'),
-        retry: info.attempt > 1,
-        local: info.local,
-        immediate: !info.ok && info.nextDelayMs === 0,
-      });
-      if (info.ok) seen.nodeId = info.nodeId;
-      if (info.nodeId !== undefined && !info.local) {
-        if (this.client.breakerState(info.nodeId) === 'open') {
-          if (!this.openBreakers.has(info.nodeId)) {
-            this.openBreakers.add(info.nodeId);
-            this.metrics.breakerOpens.inc();
-          }
-        } else {
-          this.openBreakers.delete(info.nodeId);
+  private observer(intent: string): { seen: Seen; onAttempt: (info: AttemptInfo) => void } {
+    const seen = new Seen(this, intent);
+    // A bound method rather than a closure per call.
+    return { seen, onAttempt: seen.onAttempt.bind(seen) };
+  }
+
+  /** What one attempt report changes (called through {@link Seen.onAttempt}). */
+  attempted(intent: string, info: AttemptInfo): void {
+    this.defer({
+      kind: ATTEMPT,
+      intent,
+      outcome: info.ok ? undefined : (info.errorCode ?? 'other'),
+      retry: info.attempt > 1,
+      local: info.local,
+      immediate: !info.ok && info.nextDelayMs === 0,
+    });
+    if (info.nodeId !== undefined && !info.local) {
+      if (this.client.breakerState(info.nodeId) === 'open') {
+        if (!this.openBreakers.has(info.nodeId)) {
+          this.openBreakers.add(info.nodeId);
+          this.metrics.breakerOpens.inc();
         }
+      } else {
+        this.openBreakers.delete(info.nodeId);
       }
-    };
-    return { seen, onAttempt };
+    }
   }
 
   /**
@@ -330,7 +348,7 @@ export class Gateway {
         this.record(
           req,
           outcome === 'ok',
-          { ...seen, nodeId: delta?.node_id ?? seen.nodeId },
+          { attempts: seen.attempts, nodeId: delta?.node_id ?? seen.nodeId },
           outcome === 'ok' ? undefined : outcome,
           delta?.task_id,
         );

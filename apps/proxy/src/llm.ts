@@ -39,14 +39,17 @@ export function chatDeltaOf(d: StreamDelta): Record<string, unknown> | undefined
   return undefined;
 }
 
+/** A token count: a finite number ≥ 0 (a module function: no closure per answer). */
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
 /** Token counts from a result's `usage`, falling back to the RESPONSE's `tokens_used`. */
 export function usageOf(
   result: unknown,
   tokensUsed: number | undefined,
 ): { prompt: number; completion: number; total: number } | undefined {
   const u = isRecord(result) && isRecord(result.usage) ? result.usage : undefined;
-  const num = (v: unknown) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
   const prompt = num(u?.prompt_tokens) ?? num(u?.input_tokens);
   const completion = num(u?.completion_tokens) ?? num(u?.output_tokens);
   const total = num(u?.total_tokens);

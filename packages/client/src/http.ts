@@ -62,21 +62,43 @@ export async function directoryRequest(
   return { status: res.status, headers: res.headers, body };
 }
 
+/**
+ * `AbortSignal.any` of the caller's signal and a timeout. A class rather than closures:
+ * every CALL makes one, and its methods are shared.
+ */
+class Deadline {
+  private readonly ctl = new AbortController();
+  readonly signal: AbortSignal = this.ctl.signal;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly caller: AbortSignal | undefined,
+    ms: number,
+  ) {
+    this.timer = setTimeout(this.onTimeout, ms, this.ctl);
+    if (caller?.aborted) this.ctl.abort(caller.reason);
+    else caller?.addEventListener('abort', this, { once: true });
+  }
+
+  private onTimeout(this: void, ctl: AbortController): void {
+    ctl.abort(new DOMException('timed out', 'TimeoutError'));
+  }
+
+  /** The caller's signal fired (EventListener object: no bound function per deadline). */
+  handleEvent(): void {
+    this.ctl.abort(this.caller?.reason);
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this);
+  }
+}
+
 /** `AbortSignal.any` of the caller's signal and a timeout. */
 export function withTimeout(
   signal: AbortSignal | undefined,
   ms: number,
-): { signal: AbortSignal; cancel: () => void } {
-  const ctl = new AbortController();
-  const t = setTimeout(() => ctl.abort(new DOMException('timed out', 'TimeoutError')), ms);
-  const onAbort = () => ctl.abort(signal?.reason);
-  if (signal?.aborted) ctl.abort(signal.reason);
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: ctl.signal,
-    cancel: () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', onAbort);
-    },
-  };
+): { readonly signal: AbortSignal; cancel(): void } {
+  return new Deadline(signal, ms);
 }
