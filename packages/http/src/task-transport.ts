@@ -32,6 +32,7 @@ export interface UndiciBodyReader {
   cancel(): Promise<void>;
 }
 
+/** An answer; call its functions as methods (`res.text()`): they are not bound. */
 export interface UndiciTaskTransportResponse {
   readonly status: number;
   readonly hasBody: boolean;
@@ -88,18 +89,32 @@ class CallHandler implements Dispatcher.DispatchHandler {
   private waiter: Waiter | undefined;
   /** `cancel`, or `release` past its bound: the rest is not wanted. */
   private dropped = false;
-  private releasing: { bytes: number; timer: ReturnType<typeof setTimeout> } | undefined;
-  private readonly onAbort = (): void => {
-    const reason = this.signal.reason as unknown;
-    this.abort(reason instanceof Error ? reason : new Error(String(reason)));
-  };
+  releasing: { bytes: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
+  // Per CALL this allocates the handler and its answer object only: the handler is its
+  // own abort listener (`handleEvent`) and the answer's methods live on a prototype, so
+  // no closures are made per call.
   constructor(
     private readonly signal: AbortSignal,
     private readonly started: (res: UndiciTaskTransportResponse) => void,
-    private readonly refused: (err: unknown) => void,
+    private readonly rejectSend: (err: unknown) => void,
   ) {
-    signal.addEventListener('abort', this.onAbort, { once: true });
+    signal.addEventListener('abort', this, ONCE);
+  }
+
+  /** The signal's `abort` event. */
+  handleEvent(): void {
+    this.onAbort();
+  }
+
+  private onAbort(): void {
+    const reason = this.signal.reason as unknown;
+    this.abort(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+
+  /** `send` rejects as fetch does: a `TypeError`, with anything else as its cause. */
+  private refused(err: unknown): void {
+    this.rejectSend(err instanceof TypeError ? err : fetchLikeError(err));
   }
 
   private abort(err: Error): void {
@@ -108,7 +123,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   private settle(): void {
-    this.signal.removeEventListener('abort', this.onAbort);
+    this.signal.removeEventListener('abort', this);
     if (this.releasing) clearTimeout(this.releasing.timer);
   }
 
@@ -134,7 +149,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
       this.refused(fetchLikeError(new Error(`redirect (${statusCode}) refused`)));
       return false;
     }
-    this.started(this.response(statusCode));
+    this.started(new CallResponse(this, statusCode));
     return true;
   }
 
@@ -182,9 +197,9 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   /** Whether the caller reads chunk by chunk (only then is the socket paused for it). */
-  private reading = false;
+  reading = false;
 
-  private header(name: string): string | undefined {
+  header(name: string): string | undefined {
     const raw = this.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i]!;
@@ -209,7 +224,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
     return { done: true };
   }
 
-  private read(): Promise<{ readonly done: boolean; readonly value?: Uint8Array | undefined }> {
+  read(): Promise<{ readonly done: boolean; readonly value?: Uint8Array | undefined }> {
     if (this.chunks.length > 0 || this.ended) return Promise.resolve(this.next());
     if (this.failed) return Promise.reject(fetchLikeError(this.failure));
     if (this.dropped) return Promise.resolve({ done: true });
@@ -218,7 +233,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
     });
   }
 
-  private async text(): Promise<string> {
+  async text(): Promise<string> {
     const parts: Buffer[] = [];
     for (;;) {
       const r = await this.read();
@@ -228,7 +243,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
     return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
   }
 
-  private cancel(): void {
+  cancel(): void {
     if (this.ended || this.failed) return;
     this.drop();
     this.abort(new Error('body dropped'));
@@ -247,31 +262,55 @@ class CallHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  private response(status: number): UndiciTaskTransportResponse {
-    return {
-      status,
-      hasBody: true,
-      header: (name) => this.header(name),
-      text: () => this.text(),
-      reader: () => {
-        this.reading = true;
-        return { read: () => this.read(), cancel: async () => this.cancel() };
-      },
-      cancel: () => this.cancel(),
-      // After a stream's terminal event the node ends the body at once: reading those
-      // last bytes keeps the keep-alive connection for the next CALL, where dropping the
-      // body would close it (and cost a new connection per stream). Bounded in bytes and
-      // time; past either, the body is dropped as by `cancel`.
-      release: () => {
-        if (this.ended || this.failed || this.releasing) return;
-        const bytes = this.queued;
-        this.drop();
-        if (bytes > RELEASE_MAX_BYTES) return this.cancel();
-        const timer = setTimeout(() => this.cancel(), RELEASE_MAX_MS);
-        timer.unref?.();
-        this.releasing = { bytes, timer };
-      },
-    };
+  // After a stream's terminal event the node ends the body at once: reading those
+  // last bytes keeps the keep-alive connection for the next CALL, where dropping the
+  // body would close it (and cost a new connection per stream). Bounded in bytes and
+  // time; past either, the body is dropped as by `cancel`.
+  release(): void {
+    if (this.ended || this.failed || this.releasing) return;
+    const bytes = this.queued;
+    this.drop();
+    if (bytes > RELEASE_MAX_BYTES) return this.cancel();
+    const timer = setTimeout(() => this.cancel(), RELEASE_MAX_MS);
+    timer.unref?.();
+    this.releasing = { bytes, timer };
+  }
+}
+
+const ONCE = { once: true } as const;
+
+/**
+ * The answer of one CALL. Its methods are on the prototype (none are made per call),
+ * so call them on the answer (`res.text()`), not detached.
+ */
+class CallResponse implements UndiciTaskTransportResponse {
+  readonly hasBody = true;
+
+  constructor(
+    private readonly call: CallHandler,
+    readonly status: number,
+  ) {}
+
+  header(name: string): string | undefined {
+    return this.call.header(name);
+  }
+
+  text(): Promise<string> {
+    return this.call.text();
+  }
+
+  reader(): UndiciBodyReader {
+    const call = this.call;
+    call.reading = true;
+    return { read: () => call.read(), cancel: async () => call.cancel() };
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+
+  release(): void {
+    this.call.release();
   }
 }
 
@@ -304,9 +343,7 @@ export function createUndiciTaskTransport(
     return new Promise((resolve, reject) => {
       try {
         const t = target(req.url);
-        const handler = new CallHandler(req.signal, resolve, (err) =>
-          reject(err instanceof TypeError ? err : fetchLikeError(err)),
-        );
+        const handler = new CallHandler(req.signal, resolve, reject);
         agent.dispatch(
           { origin: t.origin, path: t.path, method: 'POST', headers: req.headers, body: req.body },
           handler,
