@@ -65,8 +65,40 @@ export const OpenAiEmbeddingRequestSchema = z.looseObject({
 
 type ChatBody = z.infer<typeof OpenAiChatRequestSchema>;
 
-/** OpenAI body → llm:chat:v1 payload (registry llm-chat-v1 input). */
+/**
+ * OpenAI body → llm:chat:v1 payload (registry llm-chat-v1 input): top-level `null`s and
+ * the stream options dropped, `developer` turns sent as `system`, `max_completion_tokens`
+ * as `max_tokens`, a `stop` string as a list. One pass over the body; the same object
+ * (keys in the same order) as {@link chatPayloadReference}, pinned by a property test.
+ */
 export function chatPayload(body: ChatBody): Record<string, unknown> {
+  const b = body as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  let maxCompletion: unknown;
+  for (const k in b) {
+    const v = b[k];
+    if (v === null || v === undefined || !Object.hasOwn(b, k)) continue;
+    if (k === 'stream' || k === 'stream_options') continue;
+    if (k === 'max_completion_tokens') {
+      maxCompletion = v;
+      continue;
+    }
+    if (k === '__proto__') return chatPayloadReference(body);
+    out[k] = k === 'messages' ? body.messages.map(systemForDeveloper) : v;
+  }
+  if (out.max_tokens === undefined && typeof maxCompletion === 'number') {
+    out.max_tokens = maxCompletion;
+  }
+  if (typeof out.stop === 'string') out.stop = [out.stop];
+  return out;
+}
+
+function systemForDeveloper<M extends { role: string }>(m: M): M {
+  return m.role === 'developer' ? { ...m, role: 'system' } : m;
+}
+
+/** The general form of {@link chatPayload}. */
+export function chatPayloadReference(body: ChatBody): Record<string, unknown> {
   const {
     stream: _s,
     stream_options: _o,
@@ -75,7 +107,7 @@ export function chatPayload(body: ChatBody): Record<string, unknown> {
   } = withoutNulls(body as Record<string, unknown>) as ChatBody;
   const out: Record<string, unknown> = {
     ...rest,
-    messages: body.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m)),
+    messages: body.messages.map(systemForDeveloper),
   };
   if (out.max_tokens === undefined && typeof max_completion_tokens === 'number') {
     out.max_tokens = max_completion_tokens;
