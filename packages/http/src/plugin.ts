@@ -1,11 +1,5 @@
 import swagger from '@fastify/swagger';
-import {
-  MEDIA_TYPES,
-  codecForMediaType,
-  iicpCborCodec,
-  selectResponseCodec,
-  type Codec,
-} from '@iicp/codec';
+import { MEDIA_TYPES, iicpCborCodec, type Codec } from '@iicp/codec';
 import { IicpProtocolError } from '@iicp/wire';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -22,6 +16,7 @@ import {
   type HttpMetrics,
   type MetricsOptions,
 } from './metrics.ts';
+import { createResponseCodecMemo } from './negotiation.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 import { RouteTable } from './route-table.ts';
 
@@ -71,6 +66,13 @@ declare module 'fastify' {
 /** Methods kept as metric labels; anything else is `OTHER`, so labels stay bounded. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+/** `String(status)` without a new string per reply. */
+const STATUS_LABELS: string[] = [];
+for (let s = 100; s < 600; s++) STATUS_LABELS[s] = String(s);
+function statusLabel(status: number): string {
+  return STATUS_LABELS[status] ?? String(status);
+}
+
 function responseSchemaFor(request: FastifyRequest, status: number): z.ZodType | undefined {
   const response = (
     request.routeOptions.schema as { response?: Record<string, unknown> } | undefined
@@ -105,15 +107,10 @@ function binarySerializer(codec: Codec, request: FastifyRequest, reply: FastifyR
 async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}): Promise<void> {
   const state = { metrics: undefined as HttpMetrics | undefined, closing: false };
   const cbor = opts.cbor !== false;
+  const negotiate = createResponseCodecMemo(cbor);
   /** The reply codec for a request: the Accept header, then the request's own body type. */
-  const responseCodec = (request: FastifyRequest): Codec => {
-    const ct = request.headers['content-type'];
-    const requestCodec = ct ? codecForMediaType(ct) : undefined;
-    return selectResponseCodec(request.headers.accept, {
-      cbor,
-      ...(requestCodec ? { requestMediaType: requestCodec.mediaType } : {}),
-    }).codec;
-  };
+  const responseCodec = (request: FastifyRequest): Codec =>
+    negotiate(request.headers['content-type'], request.headers.accept);
   app.decorate('iicp', {
     get metrics() {
       return state.metrics;
@@ -247,15 +244,16 @@ async function iicpHttpPlugin(app: FastifyInstance, opts: IicpHttpOptions = {}):
     const metricsOpts = opts.metrics ?? {};
     const metrics = createHttpMetrics(metricsOpts);
     state.metrics = metrics;
+    const duration = metrics.requestDuration;
     app.addHook('onResponse', (request, reply, done) => {
-      metrics.requestDuration.observe(
-        {
-          method: KNOWN_METHODS.has(request.method) ? request.method : 'OTHER',
-          route: request.routeOptions.url ?? UNMATCHED_ROUTE_LABEL,
-          status_code: String(reply.statusCode),
-        },
-        reply.elapsedTime / 1000,
-      );
+      // A cached child per (method, route, status): no label object or hash per request.
+      duration
+        .labels(
+          KNOWN_METHODS.has(request.method) ? request.method : 'OTHER',
+          request.routeOptions.url ?? UNMATCHED_ROUTE_LABEL,
+          statusLabel(reply.statusCode),
+        )
+        .observe(reply.elapsedTime / 1000);
       done();
     });
     app.get(metricsOpts.path ?? '/metrics', { schema: { hide: true } }, async (_req, reply) => {
