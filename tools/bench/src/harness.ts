@@ -164,6 +164,11 @@ export interface RoundsOptions {
   readonly amount?: number;
   /** Seconds of discarded load per target before the first round. */
   readonly warmupS?: number;
+  /**
+   * The scenario's own processes: when given, each round also records the CPU that
+   * other processes used during it ({@link otherCpus}).
+   */
+  readonly ownPids?: readonly (number | undefined)[];
 }
 
 /** One target measured over interleaved rounds. */
@@ -172,6 +177,8 @@ export interface RoundsResult {
   readonly total: LoadResult;
   /** Each round's own result, in round order. */
   readonly rounds: readonly LoadResult[];
+  /** CPUs other processes used in each round (with `ownPids`; NaN where unknown). */
+  readonly otherCpus: readonly number[];
 }
 
 /**
@@ -191,11 +198,15 @@ export async function cannonRounds(
   const rounds: LoadResult[][] = targets.map(() => []);
   const errors = targets.map(() => 0);
   const seconds = targets.map(() => 0);
+  const other: number[][] = targets.map(() => []);
   for (let round = 0; round < opts.rounds; round++) {
     for (const [i, t] of targets.entries()) {
+      const before = opts.ownPids ? cpuSnapshot(opts.ownPids) : undefined;
       const started = process.hrtime.bigint();
       const r = await once(t, opts.roundS, opts.amount, merged[i]);
       seconds[i]! += Number(process.hrtime.bigint() - started) / 1e9;
+      const after = before && opts.ownPids ? cpuSnapshot(opts.ownPids) : undefined;
+      other[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
       errors[i]! += r.errors;
       rounds[i]!.push(r);
     }
@@ -210,6 +221,7 @@ export async function cannonRounds(
         errors: errors[i]!,
       },
       rounds: rounds[i]!,
+      otherCpus: other[i]!,
     };
   });
 }
@@ -324,4 +336,77 @@ export function loadRow(
 
 export function round3(x: number): number {
   return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : Number.NaN;
+}
+
+/**
+ * CPU time of the whole machine and of the scenario's own processes, in clock ticks
+ * (`/proc`, Linux). Two snapshots give how much CPU other processes used in between:
+ * on a 2-core machine the 1-connection rows are one chain of processes handing a
+ * request on, and a process that keeps one core busy moves that chain onto the other
+ * core, where each hop waits for the previous process's post-write work (about +1 ms
+ * on the streamed first token). The tables show it so a disturbed run is recognised.
+ */
+export interface CpuSnapshot {
+  /** user + nice + system ticks of all CPUs. */
+  readonly busy: number;
+  /** Ticks the hypervisor ran something else on our virtual CPUs. */
+  readonly steal: number;
+  /** utime + stime ticks of the scenario's own processes. */
+  readonly ours: number;
+  readonly atMs: number;
+}
+
+/** `busy` and `steal` from the aggregate `cpu` line of /proc/stat. */
+export function parseProcStat(text: string): { busy: number; steal: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no cpu line in /proc/stat');
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal …
+  return { busy: (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0), steal: f[7] ?? 0 };
+}
+
+/** utime + stime of /proc/<pid>/stat (the command name may hold spaces and parentheses). */
+export function parsePidStat(text: string): number {
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** CPUs (1 = one core for the whole window) used by other processes, and stolen. */
+export function otherCpus(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  ticksPerSecond = 100,
+): { other: number; steal: number } {
+  const ticks = (Math.max(1, b.atMs - a.atMs) / 1000) * ticksPerSecond;
+  return {
+    other: Math.max(0, b.busy - a.busy - (b.ours - a.ours)) / ticks,
+    steal: Math.max(0, b.steal - a.steal) / ticks,
+  };
+}
+
+/** Snapshots for {@link otherCpus}; `undefined` where /proc is missing (not Linux). */
+export function cpuSnapshot(pids: readonly (number | undefined)[]): CpuSnapshot | undefined {
+  try {
+    const { busy, steal } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
+    let ours = 0;
+    for (const pid of pids) {
+      if (pid === undefined) continue;
+      try {
+        ours += parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        // An exited process no longer counts.
+      }
+    }
+    return { busy, steal, ours, atMs: performance.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Median of the finite values (NaN when there are none). */
+export function medianOf(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

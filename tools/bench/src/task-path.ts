@@ -13,12 +13,15 @@ import { join } from 'node:path';
 import { BACKEND_MODEL, STREAM_TOKENS } from './backend-spec.ts';
 import {
   cannonRounds,
+  cpuSnapshot,
   emitResult,
   fmtInt,
   fmtMb,
   fmtMs,
   loadRow,
   machineLine,
+  medianOf,
+  otherCpus,
   parseArgs,
   pairedMedian,
   round3,
@@ -50,6 +53,8 @@ const QUICK_AMOUNT = 100;
 const messages = [{ role: 'user', content: 'Say pong.' }];
 const body = JSON.stringify({ model: BACKEND_MODEL, messages });
 const streamBody = JSON.stringify({ model: BACKEND_MODEL, messages, stream: true });
+
+const fmtCpus = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -98,6 +103,12 @@ await withTempDir('iicp-bench-task-', async (dir) => {
         pid: mesh.procs.proxy.child.pid,
       },
     ];
+    // Everything this scenario runs; any other CPU use on the machine is shown per row.
+    const ownPids = [
+      process.pid,
+      ...Object.values(mesh.procs).map((p) => p.child.pid),
+      portkey.proc.child.pid,
+    ];
     const rows: ResultRow[] = [];
     const plain: string[][] = [];
     const streamed: string[][] = [];
@@ -114,8 +125,8 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           connections,
         })),
         args.quick
-          ? { rounds: 1, roundS: 0, amount: QUICK_AMOUNT }
-          : { rounds: ROUNDS, roundS: ROUND_S, warmupS: WARMUP_S },
+          ? { rounds: 1, roundS: 0, amount: QUICK_AMOUNT, ownPids }
+          : { rounds: ROUNDS, roundS: ROUND_S, warmupS: WARMUP_S, ownPids },
       );
       const baseRounds = results[0]!.rounds.map((r) => r.latency.p50);
       const baseRps = results[0]!.total.rps;
@@ -127,10 +138,12 @@ await withTempDir('iicp-bench-task-', async (dir) => {
         );
         const rss = rssHighWater(t.pid);
         const nodeRss = rssHighWater(mesh.procs.node.child.pid);
+        const other = medianOf(results[i]!.otherCpus);
         rows.push(
           loadRow(`non-streamed: ${t.name}`, connections, r, {
             added_p50_ms: round3(added),
             rss_mb: Math.round(rss),
+            other_cpus: round3(other),
           }),
         );
         plain.push([
@@ -144,6 +157,7 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           `${(r.rps / baseRps).toFixed(2)}×`,
           String(r.errors),
           t.name.startsWith('iicp') ? `${fmtMb(rss)} + node ${fmtMb(nodeRss)}` : fmtMb(rss),
+          fmtCpus(other),
         ]);
       }
 
@@ -161,15 +175,19 @@ await withTempDir('iicp-bench-task-', async (dir) => {
       }
       const merged = targets.map(() => ({ ttft: new Samples(), ttlt: new Samples() }));
       const perRound: StreamLoadResult[][] = targets.map(() => []);
+      const otherPerRound: number[][] = targets.map(() => []);
       const spent = targets.map(() => 0);
       for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
         for (const [i, o] of streamOpts.entries()) {
+          const before = cpuSnapshot(ownPids);
           const started = performance.now();
           const r = await streamLoad(
             { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
             merged[i],
           );
           spent[i]! += (performance.now() - started) / 1000;
+          const after = before ? cpuSnapshot(ownPids) : undefined;
+          otherPerRound[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
           perRound[i]!.push(r);
         }
       }
@@ -189,6 +207,7 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           perRound[i]!.map((r) => r.ttlt.p50),
           ttltBase,
         );
+        const other = medianOf(otherPerRound[i]!);
         rows.push({
           name: `streamed: ${t.name}`,
           connections,
@@ -200,6 +219,7 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           ttlt_p99_ms: round3(ttlt.p99),
           added_ttft_p50_ms: round3(addedTtft),
           errors,
+          other_cpus: round3(other),
         });
         streamed.push([
           t.name,
@@ -212,6 +232,7 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           fmtMs(ttlt.p99),
           `+${fmtMs(addedTtlt)}`,
           String(errors),
+          fmtCpus(other),
         ]);
       }
     }
@@ -231,6 +252,7 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           'req/s ratio',
           'errors',
           'peak RSS MB',
+          'other CPUs',
         ],
         plain,
       ),
@@ -249,9 +271,14 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           'TTLT p99',
           'added TTLT p50',
           'errors',
+          'other CPUs',
         ],
         streamed,
       ),
+    );
+    console.log('');
+    console.log(
+      '"other CPUs": CPU used by processes outside this scenario during the row\'s rounds (median; 1 = one core). On 2 cores the 1-connection rows need it near 0: one busy core puts the whole chain on the other one and adds about 1 ms to the streamed first token.',
     );
     console.log('');
     emitResult('task-path', args, rows);
