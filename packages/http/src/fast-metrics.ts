@@ -92,7 +92,16 @@ function labelsFromArgs(labelNames: readonly string[], args: unknown[]): Record<
 class ChildCache<C> {
   private root = new Map<string, unknown>();
 
-  get(values: readonly unknown[], make: () => C): C {
+  find(values: readonly unknown[]): C | undefined {
+    let level: Map<string, unknown> | undefined = this.root;
+    const last = values.length - 1;
+    for (let i = 0; i < last && level; i++) {
+      level = level.get(values[i] as string) as Map<string, unknown> | undefined;
+    }
+    return level?.get(values[last] as string) as C | undefined;
+  }
+
+  put(values: readonly unknown[], child: C): C {
     let level = this.root;
     const last = values.length - 1;
     for (let i = 0; i < last; i++) {
@@ -104,18 +113,36 @@ class ChildCache<C> {
       }
       level = next;
     }
-    const key = values[last] as string;
-    let child = level.get(key) as C | undefined;
-    if (!child) {
-      child = make();
-      level.set(key, child);
-    }
+    level.set(values[last] as string, child);
     return child;
   }
 
   clear(): void {
     this.root = new Map();
   }
+}
+
+/**
+ * The values of a label object in `labelNames` order, in `scratch`, when it names every
+ * label with a string value and nothing else (the cacheable case); else `undefined`.
+ */
+function stringTuple(
+  labelNames: readonly string[],
+  labels: object,
+  scratch: unknown[],
+): unknown[] | undefined {
+  let n = 0;
+  for (const key in labels) {
+    if (!labelNames.includes(key)) return undefined;
+    n++;
+  }
+  if (n !== labelNames.length || n === 0) return undefined;
+  for (let i = 0; i < n; i++) {
+    const v = (labels as Record<string, unknown>)[labelNames[i]!];
+    if (typeof v !== 'string') return undefined;
+    scratch[i] = v;
+  }
+  return scratch;
 }
 
 function allStrings(values: readonly unknown[]): boolean {
@@ -147,6 +174,7 @@ export class FastHistogram<T extends string = string> {
   private readonly slotOf: readonly number[];
   private entries = new Map<string, HistogramEntry>();
   private readonly cache = new ChildCache<HistogramChildImpl>();
+  private readonly scratch: unknown[] = [];
   /** Bumped by `reset`/`remove`: children re-resolve their entry. */
   generation = 0;
 
@@ -206,6 +234,15 @@ export class FastHistogram<T extends string = string> {
     // prom-client: `labels === 0 ? 0 : labels || {}`, then an object means labels.
     if (labels !== 0 && !labels) labels = {};
     if (typeof labels === 'object') {
+      // Every label named with a string and nothing else: the cached child's series.
+      const values = stringTuple(this.labelNames, labels, this.scratch);
+      if (values !== undefined) {
+        if (!Number.isFinite(value)) {
+          throw new TypeError(`Value is not a valid number: ${format(value)}`);
+        }
+        this.child(values).observeWith(labels as Record<string, unknown>, value!);
+        return;
+      }
       validateLabels(this.labelNames, labels);
       if (!Number.isFinite(value)) {
         throw new TypeError(`Value is not a valid number: ${format(value)}`);
@@ -222,12 +259,17 @@ export class FastHistogram<T extends string = string> {
   labels(...args: LabelValue[]): FastHistogramChild;
   labels(labels: Labels<T>): FastHistogramChild;
   labels(...args: unknown[]): FastHistogramChild {
-    if (allStrings(args) && args.length === this.labelNames.length) {
-      return this.cache.get(args, () => new HistogramChildImpl(this, this.labelsOf(args)));
-    }
+    if (allStrings(args) && args.length === this.labelNames.length) return this.child(args);
     const labels = labelsFromArgs(this.labelNames, args);
     validateLabels(this.labelNames, labels);
     return new HistogramChildImpl(this, labels);
+  }
+
+  private child(values: readonly unknown[]): HistogramChildImpl {
+    return (
+      this.cache.find(values) ??
+      this.cache.put(values, new HistogramChildImpl(this, this.labelsOf(values)))
+    );
   }
 
   private labelsOf(values: readonly unknown[]): Record<string, unknown> {
@@ -348,13 +390,18 @@ class HistogramChildImpl implements FastHistogramChild {
   ) {}
 
   observe(value: number): void {
+    this.observeWith(this.labelSet, value);
+  }
+
+  /** `labels` (same values) become the series' labels if this creates it, as in prom-client. */
+  observeWith(labels: Record<string, unknown>, value: number): void {
     const m = this.metric;
     let e = this.entry;
     if (e === undefined || this.generation !== m.generation) {
       if (!Number.isFinite(value)) {
         throw new TypeError(`Value is not a valid number: ${format(value)}`);
       }
-      e = this.entry = m.entryFor(this.labelSet);
+      e = this.entry = m.entryFor(labels);
       this.generation = m.generation;
     }
     m.record(e, value);
@@ -379,6 +426,7 @@ export class FastCounter<T extends string = string> {
   private readonly sortedLabelNames: readonly string[];
   private entries = new Map<string, CounterEntry>();
   private readonly cache = new ChildCache<CounterChildImpl>();
+  private readonly scratch: unknown[] = [];
   generation = 0;
 
   constructor(config: FastCounterConfig<T>) {
@@ -418,6 +466,11 @@ export class FastCounter<T extends string = string> {
   /** `inc(labels, value = 1)` or `inc(value = 1)`, as prom-client's. */
   inc(labels?: Labels<T> | number | null, value?: number): void {
     if (labels !== null && typeof labels === 'object') {
+      const values = stringTuple(this.labelNames, labels, this.scratch);
+      if (values !== undefined) {
+        this.child(values).incWith(labels as Record<string, unknown>, FastCounter.amount(value));
+        return;
+      }
       const hash = hashLabels(this.sortedLabelNames, labels as Record<string, unknown>);
       validateLabels(this.labelNames, labels);
       this.add(hash, labels as Record<string, unknown>, FastCounter.amount(value));
@@ -429,15 +482,17 @@ export class FastCounter<T extends string = string> {
   labels(...args: LabelValue[]): FastCounterChild;
   labels(labels: Labels<T>): FastCounterChild;
   labels(...args: unknown[]): FastCounterChild {
-    if (allStrings(args) && args.length === this.labelNames.length) {
-      return this.cache.get(args, () => {
-        const labels: Record<string, unknown> = {};
-        for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = args[i];
-        return new CounterChildImpl(this, labels);
-      });
-    }
+    if (allStrings(args) && args.length === this.labelNames.length) return this.child(args);
     const labels = labelsFromArgs(this.labelNames, args);
     return { inc: (value?: number) => this.inc(labels as Labels<T>, value) };
+  }
+
+  private child(values: readonly unknown[]): CounterChildImpl {
+    const found = this.cache.find(values);
+    if (found) return found;
+    const labels: Record<string, unknown> = {};
+    for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = values[i];
+    return this.cache.put(values, new CounterChildImpl(this, labels));
   }
 
   reset(): void {
@@ -494,12 +549,16 @@ class CounterChildImpl implements FastCounterChild {
       if (value < 0) throw new Error('It is not possible to decrease a counter');
       v = value === null ? 1 : value;
     }
+    this.incWith(this.labelSet, v);
+  }
+
+  /** `labels` (same values) become the series' labels if this creates it, as in prom-client. */
+  incWith(labels: Record<string, unknown>, v: number): void {
     const m = this.metric;
     const e = this.entry;
     if (e !== undefined && this.generation === m.generation) e.value += v;
     else {
-      validateLabels(m.labelNames, this.labelSet);
-      this.entry = m.add(this.hash, this.labelSet, v);
+      this.entry = m.add(this.hash, labels, v);
       this.generation = m.generation;
     }
   }

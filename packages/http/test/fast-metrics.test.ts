@@ -34,22 +34,32 @@ const value = fc.oneof(
   },
 );
 const NAMES = ['method', 'route', 'status_code'];
-const labelObject = fc
-  .record(
-    {
-      method: labelValue,
-      route: labelValue,
-      status_code: labelValue,
-      bogus: labelValue,
-    },
-    { requiredKeys: [] },
-  )
-  .map((o) => {
-    // Mostly valid names; sometimes an unknown one (prom-client throws).
-    return o as Record<string, unknown>;
-  });
+const ALL_KEYS = [...NAMES, 'intent', 'bogus'];
 
-function ops(labelCount: number): fc.Arbitrary<Op[]> {
+/** Label objects in any key order: some name exactly the metric's labels, with strings. */
+function labelObjectFor(labelNames: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
+  const withKeys = (keys: string[], value: fc.Arbitrary<unknown>) =>
+    fc
+      .tuple(...keys.map(() => value))
+      .map((vals) => Object.fromEntries(keys.map((k, i) => [k, vals[i]])));
+  const exact = fc
+    .shuffledSubarray([...labelNames], {
+      minLength: labelNames.length,
+      maxLength: labelNames.length,
+    })
+    .chain((keys) =>
+      withKeys(
+        keys,
+        labelValue.filter((v) => typeof v === 'string'),
+      ),
+    );
+  const any = fc.shuffledSubarray(ALL_KEYS).chain((keys) => withKeys(keys, labelValue));
+  return fc.oneof({ weight: 3, arbitrary: exact }, { weight: 2, arbitrary: any });
+}
+
+function ops(labelNames: readonly string[]): fc.Arbitrary<Op[]> {
+  const labelCount = labelNames.length;
+  const labelObject = labelObjectFor(labelNames);
   const positional = fc.oneof(
     {
       weight: 8,
@@ -124,7 +134,7 @@ async function sameDocuments(a: Registry, b: Registry): Promise<void> {
 describe('FastHistogram', () => {
   for (const labelNames of [NAMES, ['route'], []]) {
     it(`renders and fails as prom-client's Histogram (labels: ${labelNames.join(',') || 'none'})`, async () => {
-      const cases = fc.sample(ops(labelNames.length), {
+      const cases = fc.sample(ops(labelNames), {
         numRuns: 300,
         seed: 0x4e7 + labelNames.length,
       });
@@ -247,7 +257,9 @@ describe('FastCounter', () => {
     { weight: 3, arbitrary: fc.constantFrom<unknown>(1, 0, 0.1, 2 ** 53) },
     { weight: 1, arbitrary: fc.constantFrom<unknown>(-1, NaN, Infinity, null, undefined, '3') },
   );
-  function cops(labelCount: number): fc.Arbitrary<COp[]> {
+  function cops(labelNames: readonly string[]): fc.Arbitrary<COp[]> {
+    const labelCount = labelNames.length;
+    const labelObject = labelObjectFor(labelNames);
     const positional = fc.oneof(
       {
         weight: 8,
@@ -287,7 +299,7 @@ describe('FastCounter', () => {
 
   for (const labelNames of [NAMES, ['intent'], []]) {
     it(`renders and fails as prom-client's Counter (labels: ${labelNames.join(',') || 'none'})`, async () => {
-      const cases = fc.sample(cops(labelNames.length), {
+      const cases = fc.sample(cops(labelNames), {
         numRuns: 300,
         seed: 0xc0 + labelNames.length,
       });
