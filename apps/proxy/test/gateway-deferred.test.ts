@@ -1,10 +1,11 @@
 import type { AttemptInfo, CallOptions, IicpClient } from '@iicp/client';
 import { IicpProtocolError } from '@iicp/wire';
 import fc from 'fast-check';
-import { Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { DEFAULT_LATENCY_BUCKETS } from '@iicp/http';
 import { describe, expect, it, vi } from 'vitest';
 import { Gateway, type RouteRequest } from '../src/gateway.ts';
-import { createProxyMetrics } from '../src/metrics.ts';
+import { createProxyMetrics, type ProxyMetrics } from '../src/metrics.ts';
 
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 const TASK_ID = '00000000-0000-4000-8000-000000000001';
@@ -54,10 +55,55 @@ function fakeClient(clock: { t: number }, scripts: Script[]): IicpClient {
   } as unknown as IicpClient;
 }
 
-function setup(scripts: Script[]) {
+/** The proxy's metrics as plain prom-client metrics (what they were before FastX). */
+function promClientMetrics(registry: Registry): ProxyMetrics {
+  const registers = [registry];
+  const hist = (name: string, help: string, labelNames: string[]) =>
+    new Histogram({ name, help, labelNames, buckets: DEFAULT_LATENCY_BUCKETS, registers });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers });
+  return {
+    routing: hist(
+      'iicp_proxy_routing_seconds',
+      'Time to route a request: discovery and attempts until a node answered',
+      ['intent'],
+    ),
+    latency: hist(
+      'iicp_proxy_request_duration_seconds',
+      'Latency per intent, to the last byte of the answer',
+      ['intent', 'outcome'],
+    ),
+    requests: counter(
+      'iicp_proxy_requests_total',
+      'Client requests by intent, client protocol and outcome (ok or IICP code)',
+      ['intent', 'protocol', 'outcome'],
+    ),
+    attempts: counter(
+      'iicp_proxy_attempts_total',
+      'Task attempts on nodes by outcome (ok or IICP code)',
+      ['intent', 'outcome'],
+    ),
+    retries: counter('iicp_proxy_retries_total', 'Attempts after the first one of a task', [
+      'intent',
+    ]),
+    immediateSwitches: counter(
+      'iicp_proxy_immediate_switches_total',
+      'Failed attempts followed by the next node without backoff',
+      ['intent'],
+    ),
+    fallbacks: counter('iicp_proxy_fallbacks_total', 'Attempts on the local fallback node', [
+      'intent',
+    ]),
+    breakerOpens: counter('iicp_proxy_breaker_opens_total', 'Node circuit breakers that opened'),
+  } as unknown as ProxyMetrics;
+}
+
+function setup(scripts: Script[], prom = false) {
   const clock = { t: 1_000_000 };
   const registry = new Registry();
-  const metrics = createProxyMetrics(registry, () => gateway.flush());
+  const metrics = prom
+    ? promClientMetrics(registry)
+    : createProxyMetrics(registry, () => gateway.flush());
   const gateway: Gateway = new Gateway(fakeClient(clock, scripts), metrics, () => clock.t);
   return { gateway, registry, metrics };
 }
@@ -117,6 +163,22 @@ describe('gateway: per-call bookkeeping off the critical path', () => {
         }
         expect(await deferred.registry.metrics()).toBe(await immediate.registry.metrics());
         expect(deferred.gateway.lastRoute).toEqual(immediate.gateway.lastRoute);
+      }),
+      { seed: 20261207, numRuns: 150 },
+    );
+  });
+
+  it('/metrics reads as it did with prom-client metrics applied at once (fixed seed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(scriptArb, { minLength: 1, maxLength: 8 }), async (scripts) => {
+        const fast = setup([...scripts]);
+        const prom = setup([...scripts], true);
+        for (const s of scripts) {
+          await run(fast.gateway, s);
+          await run(prom.gateway, s);
+          prom.gateway.flush();
+        }
+        expect(await fast.registry.metrics()).toBe(await prom.registry.metrics());
       }),
       { seed: 20261207, numRuns: 150 },
     );
