@@ -571,7 +571,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     callOpts: { model: string; signal: AbortSignal; timeoutMs: number },
     entry: InFlight,
     timedOut: () => boolean,
-    finish: (status: string, tokens?: number) => number,
+    finish: (status: string, tokens?: number, at?: number) => number,
     receivedAt: number,
   ): Promise<FastifyReply> {
     const raw = reply.raw;
@@ -612,6 +612,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       emit('accepted');
     };
     type Summary = { tokensUsed?: number; model: string; finishReason: string | null };
+    let succeeded: { latency: number; tokens?: number } | undefined;
     try {
       let pending: Promise<Summary>;
       if (handler.kind !== 'llm' || !isStreamOperation(handler.op)) {
@@ -634,7 +635,7 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       setImmediate(accepted);
       const summary = await pending;
       accepted();
-      const latency = finish('success', summary.tokensUsed);
+      const latency = performance.now() - receivedAt;
       emit('completed', {
         status: 'success',
         // The final (empty) chunk in the same shape as the partial ones (§4).
@@ -660,6 +661,10 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
         generated_by_ai: true,
         error: null,
       });
+      succeeded = {
+        latency,
+        ...(summary.tokensUsed !== undefined ? { tokens: summary.tokensUsed } : {}),
+      };
     } catch (err) {
       accepted();
       if (entry.cancelled && !timedOut()) {
@@ -678,6 +683,8 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
       }
     }
     if (!raw.destroyed) raw.end();
+    // A success's bookkeeping follows the end of the stream (as for a buffered answer).
+    if (succeeded) finish('success', succeeded.tokens, succeeded.latency);
     return reply;
   }
 

@@ -152,6 +152,23 @@ describe('lifecycle streaming', () => {
     expect(text).not.toContain('internal secret');
   });
 
+  it('has counted a finished stream (and freed its slot) by the time the stream ends', async () => {
+    h = await startNode();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/task',
+      headers: { accept: 'text/event-stream' },
+      payload: streamed(),
+    });
+    expect(res.body).toContain('event: completed');
+    const text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toMatch(/^iicp_node_tasks_total\{intent="[^"]+",status="success"\} 1$/m);
+    expect(text).toMatch(/^iicp_node_task_duration_seconds_count\{intent="[^"]+"\} 1$/m);
+    expect(text).toMatch(/^iicp_node_active_tasks 0$/m);
+    expect(nodeRuntime(h.app).admission.active).toBe(0);
+    expect(h.logs.text).toContain('task finished');
+  });
+
   it('stays buffered without the profile or without an event-stream Accept', async () => {
     h = await startNode();
     const url = await listen(h);
