@@ -1,13 +1,13 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { DEFAULT_LATENCY_BUCKETS } from '@iicp/http';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { DEFAULT_LATENCY_BUCKETS, FastCounter, FastHistogram } from '@iicp/http';
 
 /** Intent label for CALLs naming an intent this node does not serve (labels stay bounded). */
 export const OTHER_INTENT_LABEL = '(other)';
 
 export interface NodeMetrics {
-  tasks: Counter<'intent' | 'status'>;
-  latency: Histogram<'intent'>;
-  tokens: Counter<'intent'>;
+  tasks: FastCounter<'intent' | 'status'>;
+  latency: FastHistogram<'intent'>;
+  tokens: FastCounter<'intent'>;
   active: Gauge;
   queueDepth: Gauge;
   rejected: Counter<'reason' | 'qos'>;
@@ -18,7 +18,9 @@ export interface NodeMetrics {
  * latency histogram, tokens, active tasks and queue depth. Labels are intent URNs the
  * node serves, outcome codes and QoS classes; never payloads, results or task ids.
  * Queue depth is always 0: admission control refuses instead of queueing
- * (iicp-semantics.md §2.2); the gauge exists so dashboards can show it.
+ * (iicp-semantics.md §2.2); the gauge exists so dashboards can show it. The three
+ * metrics touched on every task are @iicp/http's FastCounter/FastHistogram (prom-client's
+ * exposition, without hashing the label object on each call).
  */
 export function createNodeMetrics(
   registry: Registry,
@@ -27,20 +29,20 @@ export function createNodeMetrics(
   const registers = [registry];
   const activeTasks = opts.activeTasks;
   return {
-    tasks: new Counter({
+    tasks: new FastCounter({
       name: 'iicp_node_tasks_total',
       help: 'Tasks by intent and outcome (success, error code, timeout)',
       labelNames: ['intent', 'status'] as const,
       registers,
     }),
-    latency: new Histogram({
+    latency: new FastHistogram({
       name: 'iicp_node_task_duration_seconds',
       help: 'Task latency from receipt to the last byte of the answer',
       labelNames: ['intent'] as const,
       buckets: DEFAULT_LATENCY_BUCKETS,
       registers,
     }),
-    tokens: new Counter({
+    tokens: new FastCounter({
       name: 'iicp_node_tokens_total',
       help: 'Tokens reported by the backend',
       labelNames: ['intent'] as const,
