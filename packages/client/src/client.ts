@@ -30,7 +30,7 @@ import { checkQos, checkTimeoutMs, resolveOptions } from './options.ts';
 import type { ClientOptions, ResolvedOptions } from './options.ts';
 import { Router } from './router.ts';
 import type { AttemptInfo } from './router.ts';
-import { readSse } from './sse.ts';
+import { SseParser } from './sse.ts';
 import { attemptTask } from './task.ts';
 import type { BufferedAnswer, OpenStream, TaskContext } from './task.ts';
 import { isValidTraceId, newTraceId, traceIdFromTraceparent } from './trace.ts';
@@ -393,59 +393,69 @@ export function createClient(options: ClientOptions): IicpClient {
       };
       return;
     }
-    yield* readLifecycle<R>(ctx, started);
-  }
-
-  async function* readLifecycle<R>(
-    ctx: TaskContext,
-    s: OpenStream,
-  ): AsyncGenerator<StreamDelta<R>, void, undefined> {
+    // The lifecycle events are read here, in this generator, over the body's reader and
+    // a synchronous SSE parser: no further async-generator layers (readSse, a delegate
+    // through yield*) between a chunk from the node and the delta handed to the caller.
+    const s = started;
+    const reader = s.body;
+    const decoder = new TextDecoder('utf-8');
+    const parser = new SseParser();
     let last = -1;
     let finished = false;
     try {
-      for await (const msg of readSse(s.body)) {
-        let data: unknown;
-        try {
-          data = JSON.parse(msg.data);
-        } catch {
-          continue; // not an envelope (keep-alive or a foreign event)
-        }
-        const ev: LifecycleEvent | undefined = asLifecycleEvent(data);
-        // §4: discard anything that is not ours or not newer than the last event.
-        if (!ev || ev.task_id !== ctx.taskId || ev.sequence <= last) continue;
-        last = ev.sequence;
-        finished = ev.is_final;
-        if (ev.event === 'accepted') continue;
-        if (ev.event === 'partial' || ev.event === 'completed') {
-          if (ev.event === 'partial' || ev.result !== undefined) {
-            yield {
-              task_id: ev.task_id,
-              sequence: ev.sequence,
-              event: ev.event,
-              is_final: ev.is_final,
-              result: ev.result as R | undefined,
-              text: textOfChunk(ev.result),
-              ...(tokensOf(ev) !== undefined ? { tokens_used: tokensOf(ev) } : {}),
-              ...(typeof ev.model_used === 'string' ? { model_used: ev.model_used } : {}),
-              node_id: s.nodeId,
-            };
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          parser.push(decoder.decode(value, { stream: true }));
+          for (let msg = parser.next(); msg !== undefined; msg = parser.next()) {
+            let data: unknown;
+            try {
+              data = JSON.parse(msg.data);
+            } catch {
+              continue; // not an envelope (keep-alive or a foreign event)
+            }
+            const ev: LifecycleEvent | undefined = asLifecycleEvent(data);
+            // §4: discard anything that is not ours or not newer than the last event.
+            if (!ev || ev.task_id !== ctx.taskId || ev.sequence <= last) continue;
+            last = ev.sequence;
+            finished = ev.is_final;
+            if (ev.event === 'accepted') continue;
+            if (ev.event === 'partial' || ev.event === 'completed') {
+              if (ev.event === 'partial' || ev.result !== undefined) {
+                yield {
+                  task_id: ev.task_id,
+                  sequence: ev.sequence,
+                  event: ev.event,
+                  is_final: ev.is_final,
+                  result: ev.result as R | undefined,
+                  text: textOfChunk(ev.result),
+                  ...(tokensOf(ev) !== undefined ? { tokens_used: tokensOf(ev) } : {}),
+                  ...(typeof ev.model_used === 'string' ? { model_used: ev.model_used } : {}),
+                  node_id: s.nodeId,
+                };
+              }
+              if (ev.event === 'completed') return;
+              continue;
+            }
+            // failed, cancelled, timed_out, rejected: terminal, output so far is incomplete.
+            const code =
+              ev.error?.code ??
+              (ev.event === 'timed_out'
+                ? 'task_timeout'
+                : ev.event === 'rejected'
+                  ? 'capacity_exceeded'
+                  : 'backend_error');
+            throw new IicpProtocolError(
+              code,
+              redactSecrets(ev.error?.message ?? `the task ended with ${ev.event}`, ctx.secrets),
+              { details: { task_id: ctx.taskId, lifecycle_event: ev.event } },
+            );
           }
-          if (ev.event === 'completed') return;
-          continue;
         }
-        // failed, cancelled, timed_out, rejected: terminal, output so far is incomplete.
-        const code =
-          ev.error?.code ??
-          (ev.event === 'timed_out'
-            ? 'task_timeout'
-            : ev.event === 'rejected'
-              ? 'capacity_exceeded'
-              : 'backend_error');
-        throw new IicpProtocolError(
-          code,
-          redactSecrets(ev.error?.message ?? `the task ended with ${ev.event}`, ctx.secrets),
-          { details: { task_id: ctx.taskId, lifecycle_event: ev.event } },
-        );
+      } finally {
+        // Stops the body (and with it the connection) when the caller leaves early.
+        await reader.cancel().catch(() => undefined);
       }
     } catch (err) {
       if (err instanceof IicpProtocolError) throw err;

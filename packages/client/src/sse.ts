@@ -25,58 +25,95 @@ function streamReader(body: ReadableStream<Uint8Array>): BodyReader {
   };
 }
 
+/**
+ * The event-stream parser itself, synchronous and pull-based: {@link push} a decoded
+ * chunk, then take its events one at a time with {@link next} (undefined once the
+ * chunk is used up). Parsing is lazy as in {@link readSse}: an event is handed out
+ * before the rest of the chunk is looked at, so a too-large event later in the same
+ * chunk throws only after the earlier ones were taken. Lets a reader that sits on top
+ * (the lifecycle reader in client.ts) parse in its own loop instead of through another
+ * async generator (a few microtask hops per event).
+ */
+export class SseParser {
+  private buffer = '';
+  private i = 0;
+  private start = 0;
+  private data: string[] = [];
+  private dataLength = 0;
+  private event = '';
+  private id: string | undefined;
+  private sawCr = false;
+
+  constructor(private readonly maxEvent: number = 8 * 1024 * 1024) {}
+
+  push(text: string): void {
+    this.buffer += text;
+  }
+
+  next(): SseMessage | undefined {
+    const buffer = this.buffer;
+    for (let i = this.i; i < buffer.length; i++) {
+      const c = buffer.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      // A CRLF pair counts as one line end.
+      if (c === 10 && this.sawCr && i === this.start) {
+        this.sawCr = false;
+        this.start = i + 1;
+        continue;
+      }
+      this.sawCr = c === 13;
+      const line = buffer.slice(this.start, i);
+      this.start = i + 1;
+      if (line === '') {
+        const data = this.data;
+        const msg =
+          data.length > 0
+            ? { event: this.event || 'message', data: data.join('\n'), id: this.id }
+            : undefined;
+        this.data = [];
+        this.dataLength = 0;
+        this.event = '';
+        if (msg) {
+          this.i = i + 1;
+          return msg;
+        }
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'data') {
+        this.dataLength += value.length;
+        if (this.dataLength > this.maxEvent) throw new RangeError('server-sent event too large');
+        this.data.push(value);
+      } else if (field === 'event') this.event = value;
+      else if (field === 'id' && !value.includes('\0')) this.id = value;
+    }
+    this.buffer = buffer.slice(this.start);
+    this.i = this.buffer.length;
+    this.start = 0;
+    if (this.buffer.length > this.maxEvent) {
+      throw new RangeError('server-sent event line too large');
+    }
+    return undefined;
+  }
+}
+
 export async function* readSse(
   body: ReadableStream<Uint8Array> | BodyReader,
   opts: { readonly maxEventBytes?: number } = {},
 ): AsyncGenerator<SseMessage, void, undefined> {
-  const maxEvent = opts.maxEventBytes ?? 8 * 1024 * 1024;
   const reader = 'getReader' in body ? streamReader(body) : body;
   const decoder = new TextDecoder('utf-8');
-  let buffer = '';
-  let data: string[] = [];
-  let dataLength = 0;
-  let event = '';
-  let id: string | undefined;
-  let sawCr = false;
+  const parser = new SseParser(opts.maxEventBytes);
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let start = 0;
-      for (let i = 0; i < buffer.length; i++) {
-        const c = buffer.charCodeAt(i);
-        if (c !== 10 && c !== 13) continue;
-        // A CRLF pair counts as one line end.
-        if (c === 10 && sawCr && i === start) {
-          sawCr = false;
-          start = i + 1;
-          continue;
-        }
-        sawCr = c === 13;
-        const line = buffer.slice(start, i);
-        start = i + 1;
-        if (line === '') {
-          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), id };
-          data = [];
-          dataLength = 0;
-          event = '';
-          continue;
-        }
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let value = colon === -1 ? '' : line.slice(colon + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'data') {
-          dataLength += value.length;
-          if (dataLength > maxEvent) throw new RangeError('server-sent event too large');
-          data.push(value);
-        } else if (field === 'event') event = value;
-        else if (field === 'id' && !value.includes('\0')) id = value;
-      }
-      buffer = buffer.slice(start);
-      if (buffer.length > maxEvent) throw new RangeError('server-sent event line too large');
+      parser.push(decoder.decode(value, { stream: true }));
+      for (let msg = parser.next(); msg !== undefined; msg = parser.next()) yield msg;
     }
   } finally {
     // Stops the body (and with it the connection) when the consumer leaves early.
