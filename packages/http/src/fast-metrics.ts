@@ -162,30 +162,38 @@ export interface FastHistogramChild {
   observe(value: number): void;
 }
 
-export class FastHistogram<T extends string = string> {
+/** What both metric kinds hold: prom-client's public fields and the label bookkeeping. */
+abstract class FastMetric<T extends string> {
   readonly name: string;
   readonly help: string;
-  readonly type = 'histogram';
   readonly aggregator: string;
   readonly labelNames: readonly T[];
-  readonly upperBounds: readonly number[];
-  private readonly sortedLabelNames: readonly string[];
-  /** Bucket index → counter slot: equal bounds share one, as prom-client's object keys do. */
-  private readonly slotOf: readonly number[];
-  private entries = new Map<string, HistogramEntry>();
-  private readonly cache = new ChildCache<HistogramChildImpl>();
-  private readonly scratch: unknown[] = [];
+  protected readonly sortedLabelNames: readonly string[];
+  protected readonly scratch: unknown[] = [];
   /** Bumped by `reset`/`remove`: children re-resolve their entry. */
   generation = 0;
 
-  constructor(config: FastHistogramConfig<T>) {
-    const labelNames = checkConfig(config);
-    if (labelNames.includes('le')) throw new Error('le is a reserved label keyword');
+  protected constructor(config: CommonConfig<T>, labelNames: readonly string[]) {
     this.name = config.name;
     this.help = config.help;
     this.aggregator = config.aggregator ?? 'sum';
     this.labelNames = labelNames as T[];
     this.sortedLabelNames = [...labelNames].sort();
+  }
+}
+
+export class FastHistogram<T extends string = string> extends FastMetric<T> {
+  readonly type = 'histogram';
+  readonly upperBounds: readonly number[];
+  /** Bucket index → counter slot: equal bounds share one, as prom-client's object keys do. */
+  private readonly slotOf: readonly number[];
+  private entries = new Map<string, HistogramEntry>();
+  private readonly cache = new ChildCache<HistogramChildImpl>();
+
+  constructor(config: FastHistogramConfig<T>) {
+    const labelNames = checkConfig(config);
+    if (labelNames.includes('le')) throw new Error('le is a reserved label keyword');
+    super(config, labelNames);
     this.upperBounds = Object.freeze([...(config.buckets ?? PROM_DEFAULT_BUCKETS)]);
     const firstByKey = new Map<string, number>();
     this.slotOf = this.upperBounds.map((b, i) => {
@@ -417,25 +425,13 @@ export interface FastCounterChild {
   inc(value?: number): void;
 }
 
-export class FastCounter<T extends string = string> {
-  readonly name: string;
-  readonly help: string;
+export class FastCounter<T extends string = string> extends FastMetric<T> {
   readonly type = 'counter';
-  readonly aggregator: string;
-  readonly labelNames: readonly T[];
-  private readonly sortedLabelNames: readonly string[];
   private entries = new Map<string, CounterEntry>();
   private readonly cache = new ChildCache<CounterChildImpl>();
-  private readonly scratch: unknown[] = [];
-  generation = 0;
 
   constructor(config: FastCounterConfig<T>) {
-    const labelNames = checkConfig(config);
-    this.name = config.name;
-    this.help = config.help;
-    this.aggregator = config.aggregator ?? 'sum';
-    this.labelNames = labelNames as T[];
-    this.sortedLabelNames = [...labelNames].sort();
+    super(config, checkConfig(config));
     this.reset();
     for (const r of config.registers ?? []) r.registerMetric(this as never);
   }
