@@ -10,14 +10,16 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { BACKEND_MODEL, STREAM_GAP_MS, STREAM_TOKENS } from './backend-spec.ts';
+import { BACKEND_MODEL, BACKEND_REPLY, STREAM_GAP_MS, STREAM_TOKENS } from './backend-spec.ts';
 
 const completion = JSON.stringify({
   id: 'chatcmpl-bench',
   object: 'chat.completion',
   created: 1_700_000_000,
   model: BACKEND_MODEL,
-  choices: [{ index: 0, message: { role: 'assistant', content: 'pong' }, finish_reason: 'stop' }],
+  choices: [
+    { index: 0, message: { role: 'assistant', content: BACKEND_REPLY }, finish_reason: 'stop' },
+  ],
   usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
 });
 const models = JSON.stringify({ object: 'list', data: [{ id: BACKEND_MODEL, object: 'model' }] });

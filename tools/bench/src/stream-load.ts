@@ -18,6 +18,12 @@ export interface StreamLoadOptions {
   readonly firstMarker: string;
   /** Text that a complete stream contains (the last token). */
   readonly lastMarker: string;
+  /**
+   * Milliseconds each worker waits after an answer before it sends its next request
+   * (default 0: at once). With a pause the chain is idle when a call arrives, as it is
+   * for a caller that does something between calls.
+   */
+  readonly pauseMs?: number;
 }
 
 export interface StreamLoadResult {
@@ -98,6 +104,7 @@ export async function streamLoad(
         into?.ttft.push(r.ttft);
         into?.ttlt.push(r.ttlt);
       } else errors += 1;
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
     }
   };
   await Promise.all(Array.from({ length: opts.connections }, worker));

@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BACKEND_MODEL, STREAM_TOKENS } from './backend-spec.ts';
+import { BACKEND_MODEL, BACKEND_REPLY, STREAM_TOKENS } from './backend-spec.ts';
 import {
   cannon,
   cannonRounds,
@@ -62,6 +62,13 @@ const STREAM_WARMUP_S = 2;
 const JIT_WARMUP_CALLS = 20_000;
 const JIT_WARMUP_STREAMS = 3_000;
 const JIT_WARMUP_CONNECTIONS = 8;
+/**
+ * The paced rows: one connection, each call sent this many milliseconds after the
+ * previous answer, so every call meets an idle chain (processes asleep, CPUs possibly
+ * halted) instead of one kept hot by back-to-back calls. A caller that does anything
+ * between its calls sees this case; so does a stream's first token.
+ */
+const PAUSE_MS = 3;
 const QUICK_AMOUNT = 100;
 
 const messages = [{ role: 'user', content: 'Say pong.' }];
@@ -274,6 +281,70 @@ await withTempDir('iicp-bench-task-', async (dir) => {
         ]);
       }
     }
+    // Paced: non-streamed calls at 1 connection with a pause between them, interleaved
+    // rounds as above; the time measured is the whole answer.
+    const pacedOpts = targets.map((t) => ({
+      url: t.url,
+      headers: t.headers,
+      body,
+      connections: 1,
+      firstMarker: BACKEND_REPLY,
+      lastMarker: BACKEND_REPLY,
+      pauseMs: PAUSE_MS,
+    }));
+    const pacedMerged = targets.map(() => ({ ttft: new Samples(), ttlt: new Samples() }));
+    const pacedRounds: StreamLoadResult[][] = targets.map(() => []);
+    const pacedOther: number[][] = targets.map(() => []);
+    const pacedSpent = targets.map(() => 0);
+    for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
+      for (const [i, o] of pacedOpts.entries()) {
+        const before = cpuSnapshot(ownPids);
+        const started = performance.now();
+        const r = await streamLoad(
+          { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
+          pacedMerged[i],
+        );
+        pacedSpent[i]! += (performance.now() - started) / 1000;
+        const after = before ? cpuSnapshot(ownPids) : undefined;
+        pacedOther[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
+        pacedRounds[i]!.push(r);
+      }
+    }
+    const pacedBase = pacedRounds[0]!.map((r) => r.ttlt.p50);
+    const paced: string[][] = [];
+    for (const [i, t] of targets.entries()) {
+      const lat = pacedMerged[i]!.ttlt.summary();
+      const done = pacedMerged[i]!.ttlt.length;
+      const errors = pacedRounds[i]!.reduce((n, r) => n + r.errors, 0);
+      const added = pairedMedian(
+        pacedRounds[i]!.map((r) => r.ttlt.p50),
+        pacedBase,
+      );
+      const other = medianOf(pacedOther[i]!);
+      rows.push({
+        name: `paced: ${t.name}`,
+        connections: 1,
+        pause_ms: PAUSE_MS,
+        requests: done + errors,
+        p50_ms: round3(lat.p50),
+        p90_ms: round3(lat.p90),
+        p99_ms: round3(lat.p99),
+        added_p50_ms: round3(added),
+        errors,
+        other_cpus: round3(other),
+      });
+      paced.push([
+        t.name,
+        fmtInt(done / Math.max(1e-3, pacedSpent[i]!)),
+        fmtMs(lat.p50),
+        fmtMs(lat.p90),
+        fmtMs(lat.p99),
+        `+${fmtMs(added)}`,
+        String(errors),
+        fmtCpus(other),
+      ]);
+    }
+
     console.log(machineLine());
     console.log(args.quick ? '(quick smoke run: numbers are not meaningful)' : '');
     console.log('');
@@ -312,6 +383,22 @@ await withTempDir('iicp-bench-task-', async (dir) => {
           'other CPUs',
         ],
         streamed,
+      ),
+    );
+    console.log('');
+    console.log(
+      table(
+        [
+          `Non-streamed chat, 1 connection, ${PAUSE_MS} ms pause between calls`,
+          'calls/s',
+          'p50 ms',
+          'p90 ms',
+          'p99 ms',
+          'added p50',
+          'errors',
+          'other CPUs',
+        ],
+        paced,
       ),
     );
     console.log('');

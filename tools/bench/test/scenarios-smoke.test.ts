@@ -57,7 +57,7 @@ const LOAD = ['connections', 'requests', 'rps', 'p50_ms', 'p90_ms', 'p99_ms', 'e
 
 describe('bench scenarios, --quick', () => {
   it.concurrent(
-    'task-path: direct, Portkey and proxy → node, plain and streamed, 1 and 8 connections',
+    'task-path: direct, Portkey and proxy → node, plain, streamed and paced, 1 and 8 connections',
     async () => {
       const { code, out, result } = await runQuick('task-path');
       expect(code, out.slice(-2000)).toBe(0);
@@ -67,7 +67,9 @@ describe('bench scenarios, --quick', () => {
       for (const t of ['direct to backend', 'Portkey gateway', 'iicp-proxy']) {
         expectRows(result!, `non-streamed: ${t}`, [...LOAD, 'added_p50_ms'], 2);
         expectRows(result!, `streamed: ${t}`, ['ttft_p50_ms', 'ttlt_p50_ms', 'errors'], 2);
+        expectRows(result!, `paced: ${t}`, ['p50_ms', 'added_p50_ms', 'pause_ms', 'errors'], 1);
       }
+      expect(out).toContain('pause between calls');
       // Every call through every path succeeded.
       for (const row of result!.rows) expect(row['errors'], String(row['name'])).toBe(0);
     },
