@@ -34,7 +34,12 @@ import {
 } from './harness.ts';
 import { startMesh } from './mesh.ts';
 import { startPortkey, stop } from './procs.ts';
-import { streamLoad, type StreamLoadResult } from './stream-load.ts';
+import {
+  streamLoad,
+  type StreamLoadOptions,
+  type StreamLoadResult,
+  type StreamSamples,
+} from './stream-load.ts';
 
 const args = parseArgs();
 const CONNECTIONS = [1, 8];
@@ -85,6 +90,48 @@ function freePort(): Promise<number> {
       s.close(() => r(port));
     });
   });
+}
+
+/** What {@link streamRounds} measured, per target (same order as its options). */
+interface StreamRounds {
+  /** Every sample of every round. */
+  readonly merged: StreamSamples[];
+  readonly perRound: StreamLoadResult[][];
+  /** CPUs used outside the scenario in each round. */
+  readonly other: number[][];
+  /** Seconds spent measuring. */
+  readonly spent: number[];
+}
+
+/**
+ * Interleaved rounds of the stream generator, as `cannonRounds` does for autocannon:
+ * each round runs every target once, in order (one round of a few calls with --quick).
+ */
+async function streamRounds(
+  opts: readonly StreamLoadOptions[],
+  ownPids: readonly (number | undefined)[],
+): Promise<StreamRounds> {
+  const out: StreamRounds = {
+    merged: opts.map(() => ({ ttft: new Samples(), ttlt: new Samples() })),
+    perRound: opts.map(() => []),
+    other: opts.map(() => []),
+    spent: opts.map(() => 0),
+  };
+  for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
+    for (const [i, o] of opts.entries()) {
+      const before = cpuSnapshot(ownPids);
+      const started = performance.now();
+      const r = await streamLoad(
+        { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
+        out.merged[i],
+      );
+      out.spent[i]! += (performance.now() - started) / 1000;
+      const after = before ? cpuSnapshot(ownPids) : undefined;
+      out.other[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
+      out.perRound[i]!.push(r);
+    }
+  }
+  return out;
 }
 
 interface Target {
@@ -218,24 +265,12 @@ await withTempDir('iicp-bench-task-', async (dir) => {
       if (!args.quick) {
         for (const o of streamOpts) await streamLoad({ ...o, durationS: STREAM_WARMUP_S });
       }
-      const merged = targets.map(() => ({ ttft: new Samples(), ttlt: new Samples() }));
-      const perRound: StreamLoadResult[][] = targets.map(() => []);
-      const otherPerRound: number[][] = targets.map(() => []);
-      const spent = targets.map(() => 0);
-      for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
-        for (const [i, o] of streamOpts.entries()) {
-          const before = cpuSnapshot(ownPids);
-          const started = performance.now();
-          const r = await streamLoad(
-            { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
-            merged[i],
-          );
-          spent[i]! += (performance.now() - started) / 1000;
-          const after = before ? cpuSnapshot(ownPids) : undefined;
-          otherPerRound[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
-          perRound[i]!.push(r);
-        }
-      }
+      const {
+        merged,
+        perRound,
+        other: otherPerRound,
+        spent,
+      } = await streamRounds(streamOpts, ownPids);
       const ttftBase = perRound[0]!.map((r) => r.ttft.p50);
       const ttltBase = perRound[0]!.map((r) => r.ttlt.p50);
       for (const [i, t] of targets.entries()) {
@@ -292,24 +327,12 @@ await withTempDir('iicp-bench-task-', async (dir) => {
       lastMarker: BACKEND_REPLY,
       pauseMs: PAUSE_MS,
     }));
-    const pacedMerged = targets.map(() => ({ ttft: new Samples(), ttlt: new Samples() }));
-    const pacedRounds: StreamLoadResult[][] = targets.map(() => []);
-    const pacedOther: number[][] = targets.map(() => []);
-    const pacedSpent = targets.map(() => 0);
-    for (let round = 0; round < (args.quick ? 1 : ROUNDS); round++) {
-      for (const [i, o] of pacedOpts.entries()) {
-        const before = cpuSnapshot(ownPids);
-        const started = performance.now();
-        const r = await streamLoad(
-          { ...o, ...(args.quick ? { amount: QUICK_AMOUNT } : { durationS: ROUND_S }) },
-          pacedMerged[i],
-        );
-        pacedSpent[i]! += (performance.now() - started) / 1000;
-        const after = before ? cpuSnapshot(ownPids) : undefined;
-        pacedOther[i]!.push(before && after ? otherCpus(before, after).other : Number.NaN);
-        pacedRounds[i]!.push(r);
-      }
-    }
+    const {
+      merged: pacedMerged,
+      perRound: pacedRounds,
+      other: pacedOther,
+      spent: pacedSpent,
+    } = await streamRounds(pacedOpts, ownPids);
     const pacedBase = pacedRounds[0]!.map((r) => r.ttlt.p50);
     const paced: string[][] = [];
     for (const [i, t] of targets.entries()) {
