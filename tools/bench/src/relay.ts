@@ -8,7 +8,10 @@
  */
 import { startApp, type AppProcess } from '@iicp/tools-e2e';
 import {
+  cannon,
   cannonRounds,
+  JIT_WARMUP_CALLS,
+  JIT_WARMUP_CONNECTIONS,
   emitResult,
   fmtInt,
   fmtMb,
@@ -74,9 +77,24 @@ await withTempDir('iicp-bench-relay-', async (dir) => {
     ];
     const rows: ResultRow[] = [];
     const lines: string[][] = [];
+    if (!args.quick) {
+      // The same number of calls through each target first (JIT_WARMUP_CALLS).
+      for (const t of targets) {
+        console.error(
+          `warming up ${t.name}: ${fmtInt(JIT_WARMUP_CALLS)} calls at ${JIT_WARMUP_CONNECTIONS} connections`,
+        );
+        await cannon({
+          url: t.url,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          makeBody,
+          connections: JIT_WARMUP_CONNECTIONS,
+          amount: JIT_WARMUP_CALLS,
+        });
+      }
+    }
     for (const connections of CONNECTIONS) {
-      // Both targets warmed up (three seconds: at 1 connection one second is too few
-      // calls for V8 to optimise the node and relay hot paths, see task-path.ts), then
+      // Both targets warmed up again at this connection count (three seconds), then
       // ROUNDS interleaved windows each; "added" is the median over the rounds of the
       // relay's p50 minus the direct p50 of the same round.
       const results = await cannonRounds(

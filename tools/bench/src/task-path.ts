@@ -14,6 +14,9 @@ import { BACKEND_MODEL, BACKEND_REPLY, STREAM_TOKENS } from './backend-spec.ts';
 import {
   cannon,
   cannonRounds,
+  JIT_WARMUP_CALLS,
+  JIT_WARMUP_CONNECTIONS,
+  JIT_WARMUP_STREAMS,
   cpuSnapshot,
   emitResult,
   fmtInt,
@@ -54,19 +57,6 @@ const ROUND_S = 2;
  */
 const WARMUP_S = 3;
 const STREAM_WARMUP_S = 2;
-/**
- * Before any row, every target serves this many non-streamed calls and streams, at
- * {@link JIT_WARMUP_CONNECTIONS} connections (discarded). V8 optimises a function after
- * enough calls, not after enough seconds: at 1 connection the two-process IICP chain
- * needed about 10,000 calls (15-20 s) before its throughput stopped rising, and a
- * streamed task's one-time path (set-up, first token) runs once per stream, a few
- * hundred times in a 2 s window. Counting calls gives each target the same number of
- * executions whatever its speed; the long-running gateways measured here spend their
- * life in that optimised state.
- */
-const JIT_WARMUP_CALLS = 20_000;
-const JIT_WARMUP_STREAMS = 3_000;
-const JIT_WARMUP_CONNECTIONS = 8;
 /**
  * The paced rows: one connection, each call sent this many milliseconds after the
  * previous answer, so every call meets an idle chain (processes asleep, CPUs possibly
