@@ -162,14 +162,19 @@ export interface FastHistogramChild {
   observe(value: number): void;
 }
 
-/** What both metric kinds hold: prom-client's public fields and the label bookkeeping. */
-abstract class FastMetric<T extends string> {
+/**
+ * What both metric kinds hold: prom-client's public fields, the label bookkeeping, the
+ * entries by label hash (`E`) and the cached children (`C`).
+ */
+abstract class FastMetric<T extends string, E, C> {
   readonly name: string;
   readonly help: string;
   readonly aggregator: string;
   readonly labelNames: readonly T[];
   protected readonly sortedLabelNames: readonly string[];
   protected readonly scratch: unknown[] = [];
+  protected entries = new Map<string, E>();
+  protected readonly cache = new ChildCache<C>();
   /** Bumped by `reset`/`remove`: children re-resolve their entry. */
   generation = 0;
 
@@ -180,15 +185,34 @@ abstract class FastMetric<T extends string> {
     this.labelNames = labelNames as T[];
     this.sortedLabelNames = [...labelNames].sort();
   }
+
+  reset(): void {
+    this.entries = new Map();
+    this.seed();
+    this.cache.clear();
+    this.generation++;
+  }
+
+  /** The entries a reset starts with (none unless the kind says otherwise). */
+  protected seed(): void {}
+
+  remove(...args: unknown[]): void {
+    const labels = labelsFromArgs(this.labelNames, args);
+    validateLabels(this.labelNames, labels);
+    this.entries.delete(hashLabels(this.sortedLabelNames, labels));
+    this.generation++;
+  }
 }
 
-export class FastHistogram<T extends string = string> extends FastMetric<T> {
+export class FastHistogram<T extends string = string> extends FastMetric<
+  T,
+  HistogramEntry,
+  HistogramChildImpl
+> {
   readonly type = 'histogram';
   readonly upperBounds: readonly number[];
   /** Bucket index → counter slot: equal bounds share one, as prom-client's object keys do. */
   private readonly slotOf: readonly number[];
-  private entries = new Map<string, HistogramEntry>();
-  private readonly cache = new ChildCache<HistogramChildImpl>();
 
   constructor(config: FastHistogramConfig<T>) {
     const labelNames = checkConfig(config);
@@ -284,19 +308,6 @@ export class FastHistogram<T extends string = string> extends FastMetric<T> {
     const acc: Record<string, unknown> = {};
     for (let i = 0; i < this.labelNames.length; i++) acc[this.labelNames[i]!] = values[i];
     return acc;
-  }
-
-  reset(): void {
-    this.entries = new Map();
-    this.cache.clear();
-    this.generation++;
-  }
-
-  remove(...args: unknown[]): void {
-    const labels = labelsFromArgs(this.labelNames, args);
-    validateLabels(this.labelNames, labels);
-    this.entries.delete(hashLabels(this.sortedLabelNames, labels));
-    this.generation++;
   }
 
   /** Zero-initialise a label set so it is exported before its first observation. */
@@ -425,10 +436,12 @@ export interface FastCounterChild {
   inc(value?: number): void;
 }
 
-export class FastCounter<T extends string = string> extends FastMetric<T> {
+export class FastCounter<T extends string = string> extends FastMetric<
+  T,
+  CounterEntry,
+  CounterChildImpl
+> {
   readonly type = 'counter';
-  private entries = new Map<string, CounterEntry>();
-  private readonly cache = new ChildCache<CounterChildImpl>();
 
   constructor(config: FastCounterConfig<T>) {
     super(config, checkConfig(config));
@@ -491,18 +504,9 @@ export class FastCounter<T extends string = string> extends FastMetric<T> {
     return this.cache.put(values, new CounterChildImpl(this, labels));
   }
 
-  reset(): void {
-    this.entries = new Map();
+  /** prom-client re-creates an unlabelled counter's value at 0 on reset. */
+  protected override seed(): void {
     if (this.labelNames.length === 0) this.entries.set('', { value: 0, labels: {} });
-    this.cache.clear();
-    this.generation++;
-  }
-
-  remove(...args: unknown[]): void {
-    const labels = labelsFromArgs(this.labelNames, args);
-    validateLabels(this.labelNames, labels);
-    this.entries.delete(hashLabels(this.sortedLabelNames, labels));
-    this.generation++;
   }
 
   /** What prom-client's `Counter#get` returns (the registry renders it). */
