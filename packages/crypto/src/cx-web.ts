@@ -1,12 +1,13 @@
 /**
  * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
- * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. X25519,
- * HKDF and AES-256-GCM run in Node's native crypto when the runtime hands it out without
- * an import (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop);
- * elsewhere AES-256-GCM and X25519 run in WebCrypto (`globalThis.crypto.subtle`), X25519
- * in noble (pure JS) where WebCrypto lacks it, and HKDF in noble (faster than an async
- * WebCrypto round for 32 bytes). Seal and open are async either way. Published as the
- * subpath `@iicp/crypto/cx`; the package root stays Node-only.
+ * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. X25519
+ * and AES-256-GCM run in Node's native crypto when the runtime hands it out without an
+ * import (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop);
+ * elsewhere they run in WebCrypto (`globalThis.crypto.subtle`), X25519 in noble (pure
+ * JS) where WebCrypto lacks it. HKDF runs in plain JS everywhere (`./hkdf-sha256.ts`:
+ * cheaper than native HMAC objects, and than an async WebCrypto round for 32 bytes).
+ * Seal and open are async either way. Published as the subpath `@iicp/crypto/cx`; the
+ * package root stays Node-only.
  *
  *   request  (iicp-confidentiality.md §5):
  *     shared = X25519(ephemeral_priv, node_pub)
@@ -20,10 +21,10 @@
  * 422, the shipped Tier-1 model (spec/decisions.md D-032).
  */
 import { x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { IicpProtocolError } from '@iicp/wire';
+import { hkdfSha256To32 } from './hkdf-sha256.ts';
 
 /** HKDF info prefix of the request key (§5 step 4). */
 export const CX_REQUEST_INFO_PREFIX = 'IICP-CX-v1';
@@ -218,25 +219,14 @@ async function aesGcm(
   return new Uint8Array(out);
 }
 
-const HKDF_BLOCK_1 = Uint8Array.of(1);
-
 /**
- * HKDF-SHA256 to 32 bytes (RFC 5869): natively as its two HMACs when available (one
- * output block: PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info || 0x01)), about half the
- * cost of `hkdfSync` and its crypto-job setup; noble otherwise. The tests pin both to
- * `hkdfSync`.
+ * HKDF-SHA256 to 32 bytes (RFC 5869), in plain JS on every runtime (`./hkdf-sha256.ts`):
+ * on a live node or proxy it costs about 50 us of CPU less per task than the two native
+ * HMACs it replaces (docs/benchmarks.md), and it needs no WebCrypto round elsewhere. The
+ * tests pin it to `hkdfSync` and noble.
  */
 export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array {
-  const nc = nodeCrypto();
-  if (nc) {
-    const prk = nc.createHmac('sha256', salt).update(ikm).digest();
-    try {
-      return nc.createHmac('sha256', prk).update(info).update(HKDF_BLOCK_1).digest();
-    } finally {
-      prk.fill(0);
-    }
-  }
-  return hkdf(sha256, ikm, salt, info, KEY_BYTES);
+  return hkdfSha256To32(ikm, salt, info);
 }
 
 function requestKey(shared: Uint8Array, nonce: Uint8Array, taskId: string, intent: string) {
@@ -275,12 +265,7 @@ interface NodeDecipher {
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
 }
-interface NodeHmac {
-  update(data: Uint8Array): NodeHmac;
-  digest(): Uint8Array;
-}
 interface NodeCryptoLike {
-  createHmac(alg: 'sha256', key: Uint8Array): NodeHmac;
   createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeCipher;
   createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, o: object): NodeDecipher;
   createPrivateKey(o: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKey;
@@ -292,13 +277,6 @@ interface NodeCryptoLike {
     o: { publicKeyEncoding: { format: 'jwk' } },
   ): { publicKey: { x?: string }; privateKey: NodeKey };
   diffieHellman(o: { privateKey: NodeKey; publicKey: NodeKey }): Uint8Array;
-  hkdfSync(
-    digest: 'sha256',
-    ikm: Uint8Array,
-    salt: Uint8Array,
-    info: Uint8Array,
-    keylen: number,
-  ): ArrayBuffer;
 }
 
 let nodeCryptoCache: NodeCryptoLike | null | undefined;

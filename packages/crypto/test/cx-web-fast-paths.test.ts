@@ -20,7 +20,7 @@ import {
 } from '../src/cx-web.ts';
 import { generateCxKeyPair, sealCx } from '../src/index.ts';
 
-// The Node fast paths of cx-web.ts (native base64url, HKDF as two HMACs, ephemeral keys
+// The Node fast paths of cx-web.ts (native base64url, HKDF in plain JS, ephemeral keys
 // made ahead of time) must produce exactly what the generic paths produce.
 
 /** The decoder as it was before the Buffer fast path (atob and a canonical re-encode). */
