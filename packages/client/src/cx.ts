@@ -1,5 +1,6 @@
 import {
   openCxResponse,
+  openCxResponseSync,
   readCxAdvertisement,
   sealCxRequest,
   type CxRecipient,
@@ -169,6 +170,15 @@ function broken(error: IicpError): Normalized {
   return { ok: false, failure: { kind: 'peer_closed' }, error };
 }
 
+/** The node's encrypted answer could not be opened or read: on to the next node. */
+function undecryptable(): Normalized {
+  return broken(
+    new IicpProtocolError('IICP-E050', "the node's encrypted answer could not be decrypted", {
+      status: 422,
+    }),
+  );
+}
+
 /**
  * A 200 RESPONSE body as deployed peers send it, made into the spec's shape before the
  * schema reads it (Postel's rule, spec/decisions.md D-070, D-071):
@@ -178,16 +188,18 @@ function broken(error: IicpError): Normalized {
  * - `error_code` / `error_message` and no `result`: a failed attempt with that code
  *   (retried elsewhere, counted by the breaker);
  * - `status: "completed"`: `success`.
+ *
+ * Synchronous where Node's native crypto opens the answer (no promise or microtask turn
+ * on the answer path); a promise otherwise.
  */
-export async function normalizeTaskResponse(
+export function normalizeTaskResponse(
   raw: unknown,
   session: CxSession | undefined,
   taskId: string,
   secrets: readonly string[],
-): Promise<Normalized> {
+): Normalized | Promise<Normalized> {
   if (!isRecord(raw)) return { ok: true, body: raw };
-  let body: Record<string, unknown> = raw;
-  if (body.status === 'encrypted' || body.iicp_conf_resp !== undefined) {
+  if (raw.status === 'encrypted' || raw.iicp_conf_resp !== undefined) {
     if (!session) {
       return broken(
         new IicpProtocolError(
@@ -196,28 +208,22 @@ export async function normalizeTaskResponse(
         ),
       );
     }
-    let value: unknown;
+    const open = { sharedSecret: session.sharedSecret, taskId, envelope: raw.iicp_conf_resp };
+    let plaintext: Uint8Array | undefined;
     try {
-      const pt = await openCxResponse({
-        sharedSecret: session.sharedSecret,
-        taskId,
-        envelope: body.iicp_conf_resp,
-      });
-      value = JSON.parse(UTF8.decode(pt));
+      plaintext = openCxResponseSync(open);
     } catch {
-      return broken(
-        new IicpProtocolError('IICP-E050', "the node's encrypted answer could not be decrypted", {
-          status: 422,
-        }),
-      );
+      return undecryptable();
     }
-    body =
-      isRecord(value) && typeof value.task_id === 'string' && typeof value.status === 'string'
-        ? withoutEnvelope(body, value)
-        : withoutEnvelope(body, { status: 'success', result: value, error: null });
-  } else if (
+    if (plaintext) return openedAnswer(raw, plaintext, taskId, secrets);
+    return openCxResponse(open).then(
+      (pt) => openedAnswer(raw, pt, taskId, secrets),
+      () => undecryptable(),
+    );
+  }
+  if (
     session?.responseEncrypted &&
-    (body.status === 'success' || body.status === 'completed' || body.result !== undefined)
+    (raw.status === 'success' || raw.status === 'completed' || raw.result !== undefined)
   ) {
     return broken(
       new IicpProtocolError(
@@ -227,6 +233,35 @@ export async function normalizeTaskResponse(
       ),
     );
   }
+  return normalizedBody(raw, taskId, secrets);
+}
+
+/** The RESPONSE with its decrypted plaintext in place of `iicp_conf_resp`. */
+function openedAnswer(
+  raw: Record<string, unknown>,
+  plaintext: Uint8Array,
+  taskId: string,
+  secrets: readonly string[],
+): Normalized {
+  let value: unknown;
+  try {
+    value = JSON.parse(UTF8.decode(plaintext));
+  } catch {
+    return undecryptable();
+  }
+  const body =
+    isRecord(value) && typeof value.task_id === 'string' && typeof value.status === 'string'
+      ? withoutEnvelope(raw, value)
+      : withoutEnvelope(raw, { status: 'success', result: value, error: null });
+  return normalizedBody(body, taskId, secrets);
+}
+
+/** A plaintext (or opened) RESPONSE: deployed error fields and `completed` made spec-shaped. */
+function normalizedBody(
+  body: Record<string, unknown>,
+  taskId: string,
+  secrets: readonly string[],
+): Normalized {
   const errorCode = body.error_code;
   const errorMessage = body.error_message;
   if (
@@ -249,6 +284,6 @@ export async function normalizeTaskResponse(
       }),
     );
   }
-  if (body.status === 'completed') body = { ...body, status: 'success' };
+  if (body.status === 'completed') return { ok: true, body: { ...body, status: 'success' } };
   return { ok: true, body };
 }

@@ -291,7 +291,8 @@ export async function attemptTask(
       }
       return { ok: false, failure: { kind: 'http', status: res.status, code: error.code }, error };
     }
-    const normalized = await normalizeTaskResponse(parsedBody, cx, ctx.taskId, ctx.secrets);
+    const pending = normalizeTaskResponse(parsedBody, cx, ctx.taskId, ctx.secrets);
+    const normalized = pending instanceof Promise ? await pending : pending;
     if (!normalized.ok) return { ok: false, failure: normalized.failure, error: normalized.error };
     // The common success shape without the schema walk (same value, pinned by a test).
     const fast = fastTaskResponse(normalized.body);

@@ -926,7 +926,45 @@ export interface OpenCxResponseOptions {
 
 /** Consumer side: decrypt `iicp_conf_resp`; any failure throws `IICP-E050`. */
 export async function openCxResponse(opts: OpenCxResponseOptions): Promise<Uint8Array> {
-  const env = opts.envelope;
+  const nc = nodeCrypto();
+  if (nc) return openResponseNode(nc, opts);
+  const { nonce, body } = readCxResponse(opts.envelope);
+  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
+  try {
+    return await aesGcm('decrypt', key, nonce, cxResponseAad(opts.taskId), body);
+  } catch {
+    throw e050('CX response could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * {@link openCxResponse} without a promise, where Node's native crypto serves it: the
+ * same plaintext and errors (`IICP-E050`, thrown); `undefined` where it does not
+ * (browsers: use {@link openCxResponse}). Saves the promise and microtask turns on a
+ * consumer's answer path.
+ */
+export function openCxResponseSync(opts: OpenCxResponseOptions): Uint8Array | undefined {
+  const nc = nodeCrypto();
+  return nc ? openResponseNode(nc, opts) : undefined;
+}
+
+/** {@link openCxResponse} in Node's native crypto, synchronously. */
+function openResponseNode(nc: NodeCryptoLike, opts: OpenCxResponseOptions): Uint8Array {
+  const { nonce, body } = readCxResponse(opts.envelope);
+  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
+  try {
+    return nodeAesGcm(nc, 'decrypt', key, nonce, cxResponseAad(opts.taskId), body);
+  } catch {
+    throw e050('CX response could not be decrypted');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** The checks of {@link openCxResponse} before any key work; throws `IICP-E050`. */
+function readCxResponse(env: unknown): { nonce: Uint8Array; body: Uint8Array } {
   if (env === null || typeof env !== 'object' || Array.isArray(env)) {
     throw e050('iicp_conf_resp must be an object');
   }
@@ -938,12 +976,5 @@ export async function openCxResponse(opts: OpenCxResponseOptions): Promise<Uint8
   const body =
     typeof e.encrypted_body === 'string' ? base64UrlToBytes(e.encrypted_body) : undefined;
   if (!nonce || !body || body.length < TAG_BYTES) throw e050('CX response could not be decrypted');
-  const key = responseKey(opts.sharedSecret, nonce, opts.taskId);
-  try {
-    return await aesGcm('decrypt', key, nonce, cxResponseAad(opts.taskId), body);
-  } catch {
-    throw e050('CX response could not be decrypted');
-  } finally {
-    key.fill(0);
-  }
+  return { nonce, body };
 }

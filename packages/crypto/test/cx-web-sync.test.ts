@@ -4,10 +4,10 @@ import { generateCxKeyPair } from '../src/index.ts';
 import type * as CxWeb from '../src/cx-web.ts';
 
 /**
- * `openCxRequestSync` and `sealCxResponseSync` (Node's native crypto, no promise) are
- * pinned to the general path: the WebCrypto/noble module loaded without
- * `process.getBuiltinModule` (as in cx-web-backends.test.ts). Same plaintext, shared
- * secret and envelope bytes; the same error (code and message) for every damaged
+ * `openCxRequestSync`, `sealCxResponseSync` and `openCxResponseSync` (Node's native
+ * crypto, no promise) are pinned to the general path: the WebCrypto/noble module loaded
+ * without `process.getBuiltinModule` (as in cx-web-backends.test.ts). Same plaintext,
+ * shared secret and envelope bytes; the same error (code and message) for every damaged
  * envelope.
  */
 type CxModule = typeof CxWeb;
@@ -159,6 +159,72 @@ describe('openCxRequestSync', () => {
       ),
       { seed: 20261207, numRuns: 300 },
     );
+  });
+});
+
+/** Ways to damage one member of a response envelope (or none). */
+const arbResponseDamage = fc.oneof(
+  fc.constant({ kind: 'none' as const }),
+  fc.record({
+    kind: fc.constant('set' as const),
+    member: fc.constantFrom('version', 'nonce', 'encrypted_body'),
+    value: fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.integer({ min: -2, max: 3 }),
+      fc.string({ maxLength: 60 }),
+      fc.base64String({ maxLength: 60 }),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    member: fc.constantFrom('nonce', 'encrypted_body'),
+    at: fc.nat(),
+  }),
+  fc.constant({ kind: 'not-object' as const }),
+);
+
+describe('openCxResponseSync', () => {
+  it('opens and refuses exactly as the WebCrypto path (fixed seed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 200, unit: 'grapheme' }),
+        arbResponseDamage,
+        fc.boolean(),
+        async (sharedSecret, taskId, plaintext, damage, wrongTask) => {
+          const sealed = native.sealCxResponseSync({ sharedSecret, taskId, plaintext })!;
+          let envelope: unknown = { ...sealed };
+          const e = envelope as Record<string, unknown>;
+          if (damage.kind === 'set') e[damage.member] = damage.value;
+          else if (damage.kind === 'flip') {
+            const text = e[damage.member] as string;
+            const i = damage.at % text.length;
+            const c = ALPHABET[(ALPHABET.indexOf(text[i]!) + 1) % 64]!;
+            e[damage.member] = text.slice(0, i) + c + text.slice(i + 1);
+          } else if (damage.kind === 'not-object') envelope = [e];
+          const opts = { sharedSecret, taskId: wrongTask ? `${taskId}x` : taskId, envelope };
+          const hex = (b: Uint8Array | undefined) => b && Buffer.from(b).toString('hex');
+          const fast = syncOutcome(() => hex(native.openCxResponseSync(opts)));
+          const general = await asyncOutcome(async () => hex(await web.openCxResponse(opts)));
+          const nativeAsync = await asyncOutcome(async () =>
+            hex(await native.openCxResponse(opts)),
+          );
+          expect(fast).toEqual(general);
+          expect(nativeAsync).toEqual(general);
+          if (damage.kind === 'none' && !wrongTask) {
+            expect(fast).toEqual({ ok: true, value: Buffer.from(plaintext).toString('hex') });
+          }
+        },
+      ),
+      { seed: 20261207, numRuns: 300 },
+    );
+  });
+
+  it('is undefined without native crypto', () => {
+    const opts = { sharedSecret: new Uint8Array(32), taskId: 't', envelope: {} };
+    expect(web.openCxResponseSync(opts)).toBe(undefined);
   });
 });
 
