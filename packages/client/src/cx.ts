@@ -5,7 +5,7 @@ import {
   sealCxRequest,
   type CxRecipient,
 } from '@iicp/crypto/cx';
-import { IicpProtocolError, isKnownErrorCode } from '@iicp/wire';
+import { IicpProtocolError, isKnownErrorCode, replaceMembers } from '@iicp/wire';
 import type { AttemptFailure } from '@iicp/scoring';
 import { redactSecrets } from './errors.ts';
 import type { IicpError } from './errors.ts';
@@ -127,39 +127,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * `{ ...meta, ...over }` where `meta` is `body` without `iicp_conf_resp` and `status`:
- * the same object (keys in the same order) built with two loops; the object rest and
- * spread it replaces cost microseconds per answer (V8's generic copy path). A key named
- * `__proto__` (an own key JSON.parse can make) takes the spread path, which defines it
- * as data instead of setting the prototype. Pinned by a property test (test/cx-merge.test.ts).
- */
-export function withoutEnvelope(
-  body: Record<string, unknown>,
-  over: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k in body) {
-    if (!Object.hasOwn(body, k) || k === 'iicp_conf_resp' || k === 'status') continue;
-    if (k === '__proto__') return spreadWithoutEnvelope(body, over);
-    out[k] = body[k];
-  }
-  for (const k in over) {
-    if (!Object.hasOwn(over, k)) continue;
-    if (k === '__proto__') return spreadWithoutEnvelope(body, over);
-    out[k] = over[k];
-  }
-  return out;
-}
-
-/** The general form of {@link withoutEnvelope}. */
-export function spreadWithoutEnvelope(
-  body: Record<string, unknown>,
-  over: Record<string, unknown>,
-): Record<string, unknown> {
-  const { iicp_conf_resp: _env, status: _status, ...meta } = body;
-  return { ...meta, ...over };
-}
+/** The RESPONSE members an opened answer replaces (its envelope, and `status: "encrypted"`). */
+const RESPONSE_ENVELOPE = ['iicp_conf_resp', 'status'] as const;
 
 type Normalized =
   | { readonly ok: true; readonly body: unknown }
@@ -251,8 +220,8 @@ function openedAnswer(
   }
   const body =
     isRecord(value) && typeof value.task_id === 'string' && typeof value.status === 'string'
-      ? withoutEnvelope(raw, value)
-      : withoutEnvelope(raw, { status: 'success', result: value, error: null });
+      ? replaceMembers(raw, RESPONSE_ENVELOPE, value)
+      : replaceMembers(raw, RESPONSE_ENVELOPE, { status: 'success', result: value, error: null });
   return normalizedBody(body, taskId, secrets);
 }
 

@@ -70,8 +70,13 @@ describe('normalizeTaskResponse, native and WebCrypto', () => {
               ? answer
               : JSON.stringify(answer);
           const env = { ...sealCxResponseSync({ sharedSecret, taskId: TASK, plaintext })! };
-          if (damage === 'body') env.encrypted_body = `B${env.encrypted_body.slice(1)}`;
-          if (damage === 'nonce') env.nonce = 'AAAAAAAAAAAAAAAA';
+          if (damage === 'body') {
+            const first = env.encrypted_body.startsWith('B') ? 'C' : 'B';
+            env.encrypted_body = `${first}${env.encrypted_body.slice(1)}`;
+          }
+          if (damage === 'nonce') {
+            env.nonce = env.nonce === 'AAAAAAAAAAAAAAAA' ? 'BAAAAAAAAAAAAAAA' : 'AAAAAAAAAAAAAAAA';
+          }
           const secret = damage === 'secret' ? sharedSecret.map((b) => b ^ 1) : sharedSecret;
           const taskId = damage === 'task' ? `${TASK}x` : TASK;
           const raw = () => ({

@@ -316,6 +316,12 @@ function nodeCrypto(): NodeCryptoLike | undefined {
   return nodeCryptoCache ?? undefined;
 }
 
+/** `run(nodeCrypto, opts)` where Node's native crypto is there, else `undefined` (the *Sync calls). */
+function withNodeCrypto<O, R>(run: (nc: NodeCryptoLike, opts: O) => R, opts: O): R | undefined {
+  const nc = nodeCrypto();
+  return nc ? run(nc, opts) : undefined;
+}
+
 function withPrefix(prefix: Uint8Array, key: Uint8Array): Uint8Array {
   if (key.length !== KEY_BYTES) throw new RangeError('an X25519 key is 32 bytes');
   const der = new Uint8Array(prefix.length + KEY_BYTES);
@@ -782,8 +788,7 @@ export async function openCxRequest(opts: OpenCxRequestOptions): Promise<OpenedC
  * {@link openCxRequest}). Saves the promise and microtask turns on a node's task path.
  */
 export function openCxRequestSync(opts: OpenCxRequestOptions): OpenedCxRequest | undefined {
-  const nc = nodeCrypto();
-  return nc ? openNode(nc, opts) : undefined;
+  return withNodeCrypto(openNode, opts);
 }
 
 /** {@link openCxRequest} in Node's native crypto, synchronously. */
@@ -895,8 +900,7 @@ export async function sealCxResponse(opts: SealCxResponseOptions): Promise<CxRes
  * use {@link sealCxResponse}).
  */
 export function sealCxResponseSync(opts: SealCxResponseOptions): CxResponseEnvelope | undefined {
-  const nc = nodeCrypto();
-  return nc ? sealResponseNode(nc, opts) : undefined;
+  return withNodeCrypto(sealResponseNode, opts);
 }
 
 /** {@link sealCxResponse} in Node's native crypto, synchronously. */
@@ -946,8 +950,7 @@ export async function openCxResponse(opts: OpenCxResponseOptions): Promise<Uint8
  * consumer's answer path.
  */
 export function openCxResponseSync(opts: OpenCxResponseOptions): Uint8Array | undefined {
-  const nc = nodeCrypto();
-  return nc ? openResponseNode(nc, opts) : undefined;
+  return withNodeCrypto(openResponseNode, opts);
 }
 
 /** {@link openCxResponse} in Node's native crypto, synchronously. */

@@ -18,6 +18,7 @@ export type {
   ErrorSide,
 } from './errors.ts';
 export { formatFieldPath, parseWire, safeParseWire, validationErrorFromZod } from './validate.ts';
+export { replaceMembers, spreadReplaceMembers } from './objects.ts';
 export type { WireParseResult } from './validate.ts';
 export { INTENT_REGISTRY, activeIntents, getIntent, isRegisteredIntent } from './registry/index.ts';
 export type { KnownIntentUrn } from './registry/index.ts';

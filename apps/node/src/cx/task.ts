@@ -8,7 +8,7 @@ import {
   type OpenCxRequestOptions,
   type OpenedCxRequest,
 } from '@iicp/crypto/cx';
-import { IicpProtocolError } from '@iicp/wire';
+import { IicpProtocolError, replaceMembers } from '@iicp/wire';
 import { FastCounter } from '@iicp/http';
 import { Counter, type Registry } from 'prom-client';
 
@@ -60,6 +60,9 @@ export function createCxMetrics(registry: Registry): CxMetrics {
 function e050(message: string): IicpProtocolError {
   return new IicpProtocolError('IICP-E050', message, { status: 422 });
 }
+
+/** The CALL members an opened envelope replaces with `payload`. */
+const CALL_ENVELOPE = ['iicp_conf', 'cx_response_encryption'] as const;
 
 /** One strict decoder for every answer: a non-streaming `decode` keeps no state. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -145,39 +148,9 @@ function openedTask(
   const encryptResponse = body.cx_response_encryption === 'required';
   metrics?.tasks.inc({ mode: encryptResponse ? 'encrypted_both' : 'encrypted' });
   return {
-    body: plaintextCall(body, payload),
+    body: replaceMembers(body, CALL_ENVELOPE, { payload }),
     session: { sharedSecret: opened.sharedSecret, encryptResponse },
   };
-}
-
-/**
- * `{ ...rest, payload }` where `rest` is `body` without `iicp_conf` and
- * `cx_response_encryption`: the same object (keys in the same order) built with one
- * loop, as V8's generic rest-and-spread copy costs microseconds per task. A key named
- * `__proto__` (an own key JSON.parse can make) takes the spread form, which defines it
- * as data. Pinned by a property test (test/cx-plaintext-call.test.ts).
- */
-export function plaintextCall(
-  body: Record<string, unknown>,
-  payload: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k in body) {
-    if (!Object.hasOwn(body, k) || k === 'iicp_conf' || k === 'cx_response_encryption') continue;
-    if (k === '__proto__') return spreadPlaintextCall(body, payload);
-    out[k] = body[k];
-  }
-  out.payload = payload;
-  return out;
-}
-
-/** The general form of {@link plaintextCall}. */
-export function spreadPlaintextCall(
-  body: Record<string, unknown>,
-  payload: Record<string, unknown>,
-): Record<string, unknown> {
-  const { iicp_conf: _envelope, cx_response_encryption: _resp, ...rest } = body;
-  return { ...rest, payload };
 }
 
 /**
