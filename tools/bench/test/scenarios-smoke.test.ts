@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
  */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const tsx = join(repoRoot, 'node_modules/tsx/dist/cli.mjs');
+/** bench:ab checks out a commit with git: it needs this tree to be a git checkout. */
+const inGitCheckout =
+  spawnSync('git', ['rev-parse', '--verify', 'HEAD'], { cwd: repoRoot }).status === 0;
 
 interface Result {
   scenario: string;
@@ -72,6 +75,29 @@ describe('bench scenarios, --quick', () => {
       expect(out).toContain('pause between calls');
       // Every call through every path succeeded.
       for (const row of result!.rows) expect(row['errors'], String(row['name'])).toBe(0);
+    },
+    110_000,
+  );
+
+  (inGitCheckout ? it.concurrent : it.concurrent.skip)(
+    'ab: the last commit (in a temporary worktree) against the working tree, side by side',
+    async () => {
+      const { code, out, result } = await runQuick('ab');
+      expect(code, out.slice(-2000)).toBe(0);
+      expect(result).toMatchObject({ scenario: 'ab', quick: true });
+      expectRows(result!, 'direct to backend', LOAD);
+      expectRows(result!, 'A: ', [...LOAD, 'added_p50_ms', 'proxy_cpu_us', 'node_cpu_us']);
+      expectRows(result!, 'B: working tree', [
+        ...LOAD,
+        'added_p50_ms',
+        'proxy_cpu_us',
+        'node_cpu_us',
+      ]);
+      expectRows(result!, 'paired: A minus B', ['rounds', 'median_ms', 'b_faster_rounds']);
+      for (const row of result!.rows) if ('errors' in row) expect(row['errors']).toBe(0);
+      // The worktree is gone again.
+      const list = spawnSync('git', ['worktree', 'list', '--porcelain'], { cwd: repoRoot });
+      expect(list.stdout.toString()).not.toContain('iicp-bench-base-');
     },
     110_000,
   );
