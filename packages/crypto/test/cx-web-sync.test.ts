@@ -65,6 +65,22 @@ async function asyncOutcome(f: () => Promise<unknown>): Promise<Outcome> {
   }
 }
 
+/**
+ * The synchronous call's outcome, after checking that the general (WebCrypto) path and
+ * the native promise path give the same one.
+ */
+async function sameOutcomes(
+  sync: () => unknown,
+  general: () => Promise<unknown>,
+  nativeAsync: () => Promise<unknown>,
+): Promise<Outcome> {
+  const fast = syncOutcome(sync);
+  const want = await asyncOutcome(general);
+  expect(fast).toEqual(want);
+  expect(await asyncOutcome(nativeAsync)).toEqual(want);
+  return fast;
+}
+
 const opened = (o: { plaintext: Uint8Array; sharedSecret: Uint8Array } | undefined) =>
   o && {
     plaintext: Buffer.from(o.plaintext).toString('hex'),
@@ -105,6 +121,33 @@ const arbDamage = fc.oneof(
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
+type Damage =
+  | { kind: 'none' }
+  | { kind: 'set'; member: string; value: unknown }
+  | { kind: 'flip'; member: string; at: number }
+  | { kind: 'plain-aad' }
+  | { kind: 'not-object' };
+
+/**
+ * A copy of `envelope` with `damage` done to it: a member set, one base64url character
+ * moved on by one, the aad spelled as a plain concatenation, or the object wrapped in
+ * an array.
+ */
+function damaged(envelope: object, damage: Damage, plainAad?: string): unknown {
+  const e: Record<string, unknown> = { ...envelope };
+  if (damage.kind === 'set') e[damage.member] = damage.value;
+  else if (damage.kind === 'flip') {
+    const text = e[damage.member] as string;
+    if (text.length > 0) {
+      const i = damage.at % text.length;
+      const c = ALPHABET[(ALPHABET.indexOf(text[i]!) + 1) % 64]!;
+      e[damage.member] = text.slice(0, i) + c + text.slice(i + 1);
+    }
+  } else if (damage.kind === 'plain-aad') e.aad = plainAad;
+  else if (damage.kind === 'not-object') return [e];
+  return e;
+}
+
 describe('openCxRequestSync', () => {
   it('opens and refuses exactly as the WebCrypto path (fixed seed)', async () => {
     await fc.assert(
@@ -122,32 +165,19 @@ describe('openCxRequestSync', () => {
             intent,
             plaintext,
           });
-          let envelope: unknown = { ...sealed.envelope };
-          const e = envelope as Record<string, unknown>;
-          if (damage.kind === 'set') e[damage.member] = damage.value;
-          else if (damage.kind === 'flip') {
-            const text = e[damage.member] as string;
-            if (text.length > 0) {
-              const i = damage.at % text.length;
-              const c = ALPHABET[(ALPHABET.indexOf(text[i]!) + 1) % 64]!;
-              e[damage.member] = text.slice(0, i) + c + text.slice(i + 1);
-            }
-          } else if (damage.kind === 'plain-aad') {
-            e.aad = Buffer.from(`${taskId}${intent}`).toString('base64url');
-          } else if (damage.kind === 'not-object') envelope = [e];
+          const plainAad = Buffer.from(`${taskId}${intent}`).toString('base64url');
+          const envelope = damaged(sealed.envelope, damage, plainAad);
           const opts = {
             envelope,
             recipientKeys: [other, node],
             taskId: wrongTask ? `${taskId}x` : taskId,
             intent,
           };
-          const fast = syncOutcome(() => opened(native.openCxRequestSync(opts)));
-          const general = await asyncOutcome(async () => opened(await web.openCxRequest(opts)));
-          const nativeAsync = await asyncOutcome(async () =>
-            opened(await native.openCxRequest(opts)),
+          const fast = await sameOutcomes(
+            () => opened(native.openCxRequestSync(opts)),
+            async () => opened(await web.openCxRequest(opts)),
+            async () => opened(await native.openCxRequest(opts)),
           );
-          expect(fast).toEqual(general);
-          expect(nativeAsync).toEqual(general);
           if (damage.kind === 'none' && !wrongTask) {
             expect(fast.ok).toBe(true);
             expect(fast.ok && fast.value).toEqual({
@@ -195,24 +225,14 @@ describe('openCxResponseSync', () => {
         fc.boolean(),
         async (sharedSecret, taskId, plaintext, damage, wrongTask) => {
           const sealed = native.sealCxResponseSync({ sharedSecret, taskId, plaintext })!;
-          let envelope: unknown = { ...sealed };
-          const e = envelope as Record<string, unknown>;
-          if (damage.kind === 'set') e[damage.member] = damage.value;
-          else if (damage.kind === 'flip') {
-            const text = e[damage.member] as string;
-            const i = damage.at % text.length;
-            const c = ALPHABET[(ALPHABET.indexOf(text[i]!) + 1) % 64]!;
-            e[damage.member] = text.slice(0, i) + c + text.slice(i + 1);
-          } else if (damage.kind === 'not-object') envelope = [e];
+          const envelope = damaged(sealed, damage);
           const opts = { sharedSecret, taskId: wrongTask ? `${taskId}x` : taskId, envelope };
           const hex = (b: Uint8Array | undefined) => b && Buffer.from(b).toString('hex');
-          const fast = syncOutcome(() => hex(native.openCxResponseSync(opts)));
-          const general = await asyncOutcome(async () => hex(await web.openCxResponse(opts)));
-          const nativeAsync = await asyncOutcome(async () =>
-            hex(await native.openCxResponse(opts)),
+          const fast = await sameOutcomes(
+            () => hex(native.openCxResponseSync(opts)),
+            async () => hex(await web.openCxResponse(opts)),
+            async () => hex(await native.openCxResponse(opts)),
           );
-          expect(fast).toEqual(general);
-          expect(nativeAsync).toEqual(general);
           if (damage.kind === 'none' && !wrongTask) {
             expect(fast).toEqual({ ok: true, value: Buffer.from(plaintext).toString('hex') });
           }
