@@ -221,7 +221,7 @@ async function aesGcm(
 
 /**
  * HKDF-SHA256 to 32 bytes (RFC 5869), in plain JS on every runtime (`./hkdf-sha256.ts`):
- * on a live node or proxy it costs about 50 us of CPU less per task than the two native
+ * on a live node or proxy it costs tens of µs of CPU less per task than the two native
  * HMACs it replaces (docs/benchmarks.md), and it needs no WebCrypto round elsewhere. The
  * tests pin it to `hkdfSync` and noble.
  */
