@@ -25,6 +25,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { IicpProtocolError } from '@iicp/wire';
 import { hkdfSha256To32 } from './hkdf-sha256.ts';
+import { loadSodiumX25519, type SodiumX25519 } from './sodium-x25519.ts';
 
 /** HKDF info prefix of the request key (§5 step 4). */
 export const CX_REQUEST_INFO_PREFIX = 'IICP-CX-v1';
@@ -354,16 +355,136 @@ function nodeRawPublic(key: NodeKey): Uint8Array {
   return raw;
 }
 
+// --- X25519 in native code: libsodium, else Node's OpenSSL ------------------------------
+
+/** A fresh ephemeral key pair of a native back end; its private half never leaves it. */
+interface NativeEphemeral {
+  readonly ephPub: Uint8Array;
+  /** X25519(this key, peer); throws on the all-zero result. */
+  agree(peer: Uint8Array, peerHex: string): Uint8Array;
+  /** Forgets the private half (wiped where this module holds its bytes). */
+  drop(): void;
+}
+
+/** X25519 as the Node paths use it; both back ends give the same bytes (tests pin them). */
+interface NativeX25519 {
+  readonly name: 'libsodium' | 'openssl';
+  generate(): NativeEphemeral;
+  /** X25519 of a raw 32-byte private key (a node's static key, or a vector's fixed key). */
+  agreeStatic(privateKey: Uint8Array, peer: Uint8Array): Uint8Array;
+  /** The public key of a raw private key. */
+  publicOf(privateKey: Uint8Array): Uint8Array;
+}
+
+function allZero(bits: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bits.length; i++) acc |= bits[i]!;
+  return acc === 0;
+}
+
+/** libsodium (`./sodium-x25519.ts`): raw keys in, raw keys out, one call per operation. */
+function sodiumBackend(s: SodiumX25519): NativeX25519 {
+  const agree = (priv: Uint8Array, peer: Uint8Array): Uint8Array => {
+    if (peer.length !== KEY_BYTES) throw new RangeError('an X25519 key is 32 bytes');
+    const out = new Uint8Array(KEY_BYTES);
+    s.crypto_scalarmult(out, priv, peer); // libsodium refuses the all-zero result itself
+    if (allZero(out)) throw new Error('X25519 produced the all-zero secret');
+    return out;
+  };
+  return {
+    name: 'libsodium',
+    generate() {
+      const priv = new Uint8Array(KEY_BYTES);
+      s.randombytes_buf(priv);
+      const ephPub = new Uint8Array(KEY_BYTES);
+      s.crypto_scalarmult_base(ephPub, priv);
+      return { ephPub, agree: (peer) => agree(priv, peer), drop: () => priv.fill(0) };
+    },
+    agreeStatic: (privateKey, peer) => {
+      if (privateKey.length !== KEY_BYTES) throw new RangeError('an X25519 key is 32 bytes');
+      return agree(privateKey, peer);
+    },
+    publicOf(privateKey) {
+      if (privateKey.length !== KEY_BYTES) throw new RangeError('an X25519 key is 32 bytes');
+      const pub = new Uint8Array(KEY_BYTES);
+      s.crypto_scalarmult_base(pub, privateKey);
+      return pub;
+    },
+  };
+}
+
+/** Node's OpenSSL through `KeyObject`s: peers' keys imported once, a node's static key once. */
+function opensslBackend(nc: NodeCryptoLike): NativeX25519 {
+  const peerKey = (peer: Uint8Array, peerHex: string): NodeKey => {
+    let key = nodePublicCache.get(peerHex);
+    if (!key) {
+      key = nodePublic(nc, peer);
+      if (nodePublicCache.size >= PUBLIC_KEY_CACHE_MAX) nodePublicCache.clear();
+      nodePublicCache.set(peerHex, key);
+    }
+    return key;
+  };
+  return {
+    name: 'openssl',
+    generate() {
+      // The public key comes encoded by the key generation itself, not from
+      // `publicKey.export({ format: 'jwk' })`: on Node 20 that export holds the key's
+      // mutex while it allocates strings, and a GC there can finalise the (already
+      // unreachable) generation job, whose destructor takes the same mutex: the thread
+      // deadlocks (seen in iicp-proxy under load; a loop of generate + export hangs
+      // within seconds).
+      const pair = nc.generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } });
+      const ephPub = base64UrlToBytes(pair.publicKey.x ?? '', KEY_BYTES);
+      if (!ephPub) throw new Error('the runtime exported an unexpected X25519 key');
+      return {
+        ephPub,
+        agree: (peer, peerHex) => nodeShared(nc, pair.privateKey, peerKey(peer, peerHex)),
+        drop: () => undefined, // a KeyObject's bytes are OpenSSL's; dropped with the object
+      };
+    },
+    agreeStatic(privateKey, peer) {
+      let priv = nodePrivateCache.get(privateKey);
+      if (!priv) {
+        priv = nodePrivate(nc, privateKey);
+        nodePrivateCache.set(privateKey, priv);
+      }
+      return nodeShared(nc, priv, nodePublic(nc, peer));
+    },
+    publicOf: (privateKey) => nodeRawPublic(nc.createPublicKey(nodePrivate(nc, privateKey))),
+  };
+}
+
+let nativeX25519Cache: NativeX25519 | undefined;
+
+/**
+ * The native X25519 back end, decided once: libsodium where `sodium-native` loads and
+ * passes its known answer, else Node's OpenSSL (`nc`, checked in {@link nodeCrypto}).
+ */
+function nativeX25519(nc: NodeCryptoLike): NativeX25519 {
+  nativeX25519Cache ??= ((s) => (s ? sodiumBackend(s) : opensslBackend(nc)))(loadSodiumX25519());
+  return nativeX25519Cache;
+}
+
+/**
+ * Which X25519 implementation this runtime's Node paths use: `'libsodium'`
+ * (`sodium-native`), `'openssl'` (`node:crypto`), or `'portable'` (WebCrypto or noble,
+ * no Node crypto). For start-up logs and tests; the bytes are the same either way.
+ */
+export function cxX25519Backend(): 'libsodium' | 'openssl' | 'portable' {
+  const nc = nodeCrypto();
+  return nc ? nativeX25519(nc).name : 'portable';
+}
+
 /**
  * Ephemeral key pairs made ahead of time (Node only). Each is still used for exactly one
  * task and then dropped (CX-06); what changes is when it is made: after a seal, two
  * `setImmediate` turns later (so after the CALL has been written, see refillLater),
- * rather than on the seal's critical path. With it comes its agreement with the node it is most likely for (the
- * last recipient); an agreement made for another node is wiped and recomputed.
+ * rather than on the seal's critical path. With it comes its agreement with the node it
+ * is most likely for (the last recipient); an agreement made for another node is wiped
+ * and recomputed.
  */
 interface ReadyEphemeral {
-  readonly priv: NodeKey;
-  readonly ephPub: Uint8Array;
+  readonly key: NativeEphemeral;
   readonly peerHex: string | undefined;
   readonly shared: Uint8Array | undefined;
 }
@@ -371,30 +492,23 @@ const ready: ReadyEphemeral[] = [];
 /** Enough for a few tasks sealed in one burst; more would only hold secrets longer. */
 const READY_MAX = 2;
 let refilling = false;
-let lastPeer: { readonly hex: string; readonly key: NodeKey } | undefined;
+let lastPeer: { readonly hex: string; readonly bytes: Uint8Array } | undefined;
 
 function makeEphemeral(
-  nc: NodeCryptoLike,
-  peer: { readonly hex: string; readonly key: NodeKey } | undefined,
+  x: NativeX25519,
+  peer: { readonly hex: string; readonly bytes: Uint8Array } | undefined,
 ): ReadyEphemeral {
-  // The public key comes encoded by the key generation itself, not from
-  // `publicKey.export({ format: 'jwk' })`: on Node 20 that export holds the key's mutex
-  // while it allocates strings, and a GC there can finalise the (already unreachable)
-  // generation job, whose destructor takes the same mutex: the thread deadlocks (seen
-  // in iicp-proxy under load; a loop of generate + export hangs within seconds).
-  const pair = nc.generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } });
-  const ephPub = base64UrlToBytes(pair.publicKey.x ?? '', KEY_BYTES);
-  if (!ephPub) throw new Error('the runtime exported an unexpected X25519 key');
-  if (!peer) return { priv: pair.privateKey, ephPub, peerHex: undefined, shared: undefined };
-  return {
-    priv: pair.privateKey,
-    ephPub,
-    peerHex: peer.hex,
-    shared: nodeShared(nc, pair.privateKey, peer.key),
-  };
+  const key = x.generate();
+  if (!peer) return { key, peerHex: undefined, shared: undefined };
+  try {
+    return { key, peerHex: peer.hex, shared: key.agree(peer.bytes, peer.hex) };
+  } catch (err) {
+    key.drop();
+    throw err;
+  }
 }
 
-function refillLater(nc: NodeCryptoLike): void {
+function refillLater(x: NativeX25519): void {
   if (refilling) return;
   refilling = true;
   const later =
@@ -402,27 +516,27 @@ function refillLater(nc: NodeCryptoLike): void {
     ((f: () => void) => setTimeout(f, 0));
   // Two turns, not one: undici writes a request on a reused keep-alive socket from a
   // setImmediate of its own (GHSA-35p6-xmwp-9g52), queued after this one, since the seal
-  // comes before the dispatch. One setImmediate would make the key (~90 us of CPU) before
-  // the CALL goes out; an immediate queued from an immediate runs in the next loop turn,
-  // after that write, while the node works on the call.
+  // comes before the dispatch. One setImmediate would make the key before the CALL goes
+  // out; an immediate queued from an immediate runs in the next loop turn, after that
+  // write, while the node works on the call.
   later(() =>
     later(() => {
       refilling = false;
       try {
-        if (ready.length < READY_MAX) ready.push(makeEphemeral(nc, lastPeer));
+        if (ready.length < READY_MAX) ready.push(makeEphemeral(x, lastPeer));
       } catch {
         return; // the next seal makes its own
       }
-      if (ready.length < READY_MAX) refillLater(nc);
+      if (ready.length < READY_MAX) refillLater(x);
     }),
   );
 }
 
 /** The next unused ephemeral key pair (made now when none is ready); removed from the pool. */
-function takeReady(nc: NodeCryptoLike, peerHex: string, peerKey: NodeKey): ReadyEphemeral {
-  lastPeer = { hex: peerHex, key: peerKey };
-  const next = ready.shift() ?? makeEphemeral(nc, lastPeer);
-  refillLater(nc);
+function takeReady(x: NativeX25519, peerHex: string, peer: Uint8Array): ReadyEphemeral {
+  lastPeer = { hex: peerHex, bytes: peer };
+  const next = ready.shift() ?? makeEphemeral(x, lastPeer);
+  refillLater(x);
   return next;
 }
 
@@ -434,7 +548,7 @@ function nodeShared(nc: NodeCryptoLike, privateKey: NodeKey, publicKey: NodeKey)
   const out = nc.diffieHellman({ privateKey, publicKey });
   const bits = Uint8Array.from(out);
   out.fill(0);
-  if (bits.every((b) => b === 0)) throw new Error('X25519 produced the all-zero secret');
+  if (allZero(bits)) throw new Error('X25519 produced the all-zero secret');
   return bits;
 }
 
@@ -567,23 +681,20 @@ async function ephemeralAgreement(
 ): Promise<{ ephPub: Uint8Array; shared: Uint8Array }> {
   const nc = nodeCrypto();
   if (nc) {
+    const x = nativeX25519(nc);
+    if (fixedPrivate)
+      return { ephPub: x.publicOf(fixedPrivate), shared: x.agreeStatic(fixedPrivate, peer) };
     const peerHex = bytesToHex(peer);
-    let peerKey = nodePublicCache.get(peerHex);
-    if (!peerKey) {
-      peerKey = nodePublic(nc, peer);
-      if (nodePublicCache.size >= PUBLIC_KEY_CACHE_MAX) nodePublicCache.clear();
-      nodePublicCache.set(peerHex, peerKey);
+    const next = takeReady(x, peerHex, peer);
+    try {
+      if (next.shared && next.peerHex === peerHex) {
+        return { ephPub: next.key.ephPub, shared: next.shared };
+      }
+      next.shared?.fill(0);
+      return { ephPub: next.key.ephPub, shared: next.key.agree(peer, peerHex) };
+    } finally {
+      next.key.drop();
     }
-    if (fixedPrivate) {
-      const priv = nodePrivate(nc, fixedPrivate);
-      const ephPub = nodeRawPublic(nc.createPublicKey(priv));
-      return { ephPub, shared: nodeShared(nc, priv, peerKey) };
-    }
-    const next = takeReady(nc, peerHex, peerKey);
-    if (next.shared && next.peerHex === peerHex)
-      return { ephPub: next.ephPub, shared: next.shared };
-    next.shared?.fill(0);
-    return { ephPub: next.ephPub, shared: nodeShared(nc, next.priv, peerKey) };
   }
   if (await hasWebX25519()) {
     let priv: WebKey;
@@ -619,18 +730,13 @@ async function staticAgreement(privateKey: Uint8Array, ephPub: Uint8Array): Prom
   return x25519.getSharedSecret(privateKey, ephPub);
 }
 
-/** {@link staticAgreement} in Node's native crypto (the node's key imported once). */
+/** {@link staticAgreement} in native code (libsodium, else OpenSSL with the key imported once). */
 function nodeStaticAgreement(
   nc: NodeCryptoLike,
   privateKey: Uint8Array,
   ephPub: Uint8Array,
 ): Uint8Array {
-  let priv = nodePrivateCache.get(privateKey);
-  if (!priv) {
-    priv = nodePrivate(nc, privateKey);
-    nodePrivateCache.set(privateKey, priv);
-  }
-  return nodeShared(nc, priv, nodePublic(nc, ephPub));
+  return nativeX25519(nc).agreeStatic(privateKey, ephPub);
 }
 
 /**

@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   base64UrlToBytes,
   bytesToBase64Url,
+  cxX25519Backend,
   freshNonce,
   hkdf32,
   isCanonicalX25519,
@@ -19,6 +20,7 @@ import {
   sealCxResponse,
 } from '../src/cx-web.ts';
 import { generateCxKeyPair, sealCx } from '../src/index.ts';
+import type { SodiumX25519 } from '../src/sodium-x25519.ts';
 
 // The Node fast paths of cx-web.ts (native base64url, HKDF in plain JS, ephemeral keys
 // made ahead of time) must produce exactly what the generic paths produce.
@@ -289,8 +291,10 @@ describe('ephemeral keys made ahead of time', () => {
 
 describe('when the next ephemeral key is made', () => {
   it('after a write the caller defers to the check phase (undici on a reused socket)', async () => {
-    // cx-web takes node:crypto from process.getBuiltinModule, the same object require gives.
+    // cx-web takes node:crypto from process.getBuiltinModule and sodium-native from its
+    // own createRequire: the same objects require gives here.
     const nodeCrypto = createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+    const sodium = createRequire(import.meta.url)('sodium-native') as SodiumX25519;
     const k = generateCxKeyPair();
     const seal = () =>
       sealCxRequest({
@@ -304,12 +308,19 @@ describe('when the next ephemeral key is made', () => {
     await nextTurn();
     await nextTurn();
     const order: string[] = [];
-    const spy = vi.spyOn(nodeCrypto, 'generateKeyPairSync');
-    spy.mockImplementation(((...args: Parameters<typeof nodeCrypto.generateKeyPairSync>) => {
+    // The key generation of whichever native back end serves X25519 here.
+    const onSodium = cxX25519Backend() === 'libsodium';
+    const target = (onSodium ? sodium : nodeCrypto) as unknown as Record<
+      string,
+      (...a: unknown[]) => unknown
+    >;
+    const name = onSodium ? 'crypto_scalarmult_base' : 'generateKeyPairSync';
+    const spy = vi.spyOn(target, name);
+    spy.mockImplementation((...args: unknown[]) => {
       order.push('key');
       spy.mockRestore();
-      return nodeCrypto.generateKeyPairSync(...args);
-    }) as typeof nodeCrypto.generateKeyPairSync);
+      return target[name]!(...args);
+    });
     try {
       await seal();
       // What undici does between dispatch and the request write on a reused socket.

@@ -1,0 +1,189 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { cxKeyPairFromPrivateKey, fromHexStrict, generateCxKeyPair } from '../src/index.ts';
+import type * as CxWeb from '../src/cx-web.ts';
+import type { CxRequestEnvelope } from '../src/cx-web.ts';
+import { loadSodiumX25519, passesX25519KnownAnswer } from '../src/sodium-x25519.ts';
+import type { SodiumX25519 } from '../src/sodium-x25519.ts';
+import { loadRepoJson } from './spec-vectors.ts';
+
+/**
+ * On Node, `@iicp/crypto/cx` runs X25519 in libsodium (`sodium-native`) and falls back
+ * to Node's OpenSSL when the addon does not load. This suite loads a second copy of the
+ * module with the addon made unavailable and pins the two back ends to each other: the
+ * committed vector, the same envelopes for the same fixed inputs, opens across them,
+ * and the same refusals of small-order keys.
+ */
+type CxModule = typeof CxWeb;
+let sodiumPath: CxModule;
+let opensslPath: CxModule;
+
+beforeAll(async () => {
+  sodiumPath = await import('../src/cx-web.ts');
+  vi.resetModules();
+  vi.doMock('../src/sodium-x25519.ts', () => ({ loadSodiumX25519: () => undefined }));
+  try {
+    opensslPath = await import('../src/cx-web.ts');
+  } finally {
+    vi.doUnmock('../src/sodium-x25519.ts');
+  }
+  expect(opensslPath).not.toBe(sodiumPath);
+});
+
+const hex = (h: string): Uint8Array => fromHexStrict(h)!;
+interface RequestVector {
+  inputs: Record<string, string>;
+  key_id: string;
+  iicp_conf: CxRequestEnvelope;
+}
+const reqV = loadRepoJson<RequestVector>('spec/vectors/crypto-cx-tier1-v1.json');
+const task = '55555555-5555-4555-8555-555555555555';
+const intent = 'urn:iicp:intent:llm:chat:v1';
+
+describe('the native X25519 back ends', () => {
+  it('libsodium serves this Node test run, OpenSSL the copy without the addon', () => {
+    expect(sodiumPath.cxX25519Backend()).toBe('libsodium');
+    expect(opensslPath.cxX25519Backend()).toBe('openssl');
+  });
+
+  it('both seal the committed vector byte for byte', async () => {
+    const node = cxKeyPairFromPrivateKey(hex(reqV.inputs.node_private_key_hex!));
+    for (const m of [sodiumPath, opensslPath]) {
+      const sealed = await m.sealCxRequest({
+        recipientPublicKey: node.publicKey,
+        recipientKeyId: reqV.key_id,
+        taskId: reqV.inputs.task_id!,
+        intent: reqV.inputs.intent!,
+        plaintext: reqV.inputs.plaintext!,
+        ephemeralPrivateKey: hex(reqV.inputs.ephemeral_private_key_hex!),
+        nonce: hex(reqV.inputs.nonce_hex!),
+      });
+      expect(sealed.envelope).toEqual(reqV.iicp_conf);
+    }
+  });
+
+  it('give the same envelope and secret for any fixed key pair, and open each other', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.string({ maxLength: 64 }),
+        async (nodePrivate, ephemeralPrivate, nonce, plaintext) => {
+          const node = cxKeyPairFromPrivateKey(nodePrivate);
+          const seal = (m: CxModule) =>
+            m.sealCxRequest({
+              recipientPublicKey: node.publicKey,
+              recipientKeyId: node.keyId,
+              taskId: task,
+              intent,
+              plaintext,
+              ephemeralPrivateKey: ephemeralPrivate,
+              nonce,
+            });
+          const a = await seal(sodiumPath);
+          const b = await seal(opensslPath);
+          expect(b.envelope).toEqual(a.envelope);
+          expect(Array.from(b.sharedSecret)).toEqual(Array.from(a.sharedSecret));
+          for (const [sealed, opener] of [
+            [a, opensslPath],
+            [b, sodiumPath],
+          ] as const) {
+            const opened = await opener.openCxRequest({
+              envelope: sealed.envelope,
+              recipientKeys: [node],
+              taskId: task,
+              intent,
+            });
+            expect(new TextDecoder().decode(opened.plaintext)).toBe(plaintext);
+            expect(Array.from(opened.sharedSecret)).toEqual(Array.from(sealed.sharedSecret));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('fresh ephemeral keys (the prepared pool) open on the other back end', async () => {
+    const node = generateCxKeyPair();
+    const seen = new Set<string>();
+    for (const [a, b] of [
+      [sodiumPath, opensslPath],
+      [opensslPath, sodiumPath],
+    ] as const) {
+      for (let i = 0; i < 4; i++) {
+        const sealed = await a.sealCxRequest({
+          recipientPublicKey: node.publicKey,
+          recipientKeyId: node.keyId,
+          taskId: task,
+          intent,
+          plaintext: `{"n":${i}}`,
+        });
+        seen.add(sealed.envelope.kem_ciphertext);
+        const opened = b.openCxRequestSync({
+          envelope: sealed.envelope,
+          recipientKeys: [node],
+          taskId: task,
+          intent,
+        });
+        expect(new TextDecoder().decode(opened!.plaintext)).toBe(`{"n":${i}}`);
+        expect(Array.from(opened!.sharedSecret)).toEqual(Array.from(sealed.sharedSecret));
+      }
+    }
+    expect(seen.size).toBe(8); // one ephemeral key per task (CX-06)
+  });
+
+  it('both refuse a small-order node key (seal) and a small-order ephemeral key (open)', async () => {
+    const node = generateCxKeyPair();
+    const sealed = await sodiumPath.sealCxRequest({
+      recipientPublicKey: node.publicKey,
+      recipientKeyId: node.keyId,
+      taskId: task,
+      intent,
+      plaintext: '{}',
+    });
+    // u = 1 is canonical and of small order: X25519 with it is all zero.
+    const one = new Uint8Array(32);
+    one[0] = 1;
+    const smallOrder = { ...sealed.envelope, kem_ciphertext: sodiumPath.bytesToBase64Url(one) };
+    for (const m of [sodiumPath, opensslPath]) {
+      await expect(
+        m.sealCxRequest({
+          recipientPublicKey: one,
+          recipientKeyId: 'cx-0',
+          taskId: task,
+          intent,
+          plaintext: '{}',
+        }),
+      ).rejects.toThrow();
+      expect(() =>
+        m.openCxRequestSync({ envelope: smallOrder, recipientKeys: [node], taskId: task, intent }),
+      ).toThrow(expect.objectContaining({ code: 'IICP-E050' }));
+    }
+  });
+});
+
+describe('loading libsodium', () => {
+  it('loads here and passes the RFC 7748 known answer', () => {
+    const s = loadSodiumX25519();
+    expect(s).toBeDefined();
+    expect(passesX25519KnownAnswer(s!)).toBe(true);
+  });
+
+  it('a back end that gets the answer wrong fails the known answer', () => {
+    const real = loadSodiumX25519()!;
+    const wrongShared: SodiumX25519 = {
+      ...real,
+      crypto_scalarmult: (q, n, p) => {
+        real.crypto_scalarmult(q, n, p);
+        q[0] = q[0]! ^ 1;
+      },
+    };
+    const wrongBase: SodiumX25519 = {
+      ...real,
+      crypto_scalarmult_base: (q) => q.fill(9),
+    };
+    expect(passesX25519KnownAnswer(wrongShared)).toBe(false);
+    expect(passesX25519KnownAnswer(wrongBase)).toBe(false);
+  });
+});
