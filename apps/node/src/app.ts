@@ -262,9 +262,11 @@ export async function buildApp(opts: NodeAppOptions): Promise<IicpFastifyInstanc
     return origin;
   }
   if (mode === 'open') {
-    app.addHook('onRequest', async (request, reply) => {
+    // A callback hook, not an async one: no promise and microtask turn per request.
+    app.addHook('onRequest', (request, reply, done) => {
       const origin = corsOrigin(request);
       if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      done();
     });
     for (const path of ['/v1/task', '/v1/control', '/iicp/health']) {
       app.options(path, { schema: { hide: true } }, async (_request, reply) => {

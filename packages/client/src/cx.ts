@@ -3,7 +3,9 @@ import {
   openCxResponseSync,
   readCxAdvertisement,
   sealCxRequest,
+  sealCxRequestSync,
   type CxRecipient,
+  type SealedCxRequest,
 } from '@iicp/crypto/cx';
 import { IicpProtocolError, isKnownErrorCode, replaceMembers } from '@iicp/wire';
 import type { AttemptFailure } from '@iicp/scoring';
@@ -96,21 +98,35 @@ export interface CxSession {
  * `cx_response_encryption: "required"` when the node advertised
  * `response_encryption_v1` and the answer is buffered (D-070).
  */
-export async function sealTaskPayload(
+export function sealTaskPayload(
   key: CxRecipient,
   taskId: string,
   intent: string,
   payload: Record<string, unknown>,
   stream: boolean,
-): Promise<{ fields: Record<string, unknown>; session: CxSession }> {
-  const sealed = await sealCxRequest({
+): SealedTaskPayload | Promise<SealedTaskPayload> {
+  const opts = {
     recipientPublicKey: key.publicKey,
     recipientKeyId: key.keyId,
     taskId,
     intent,
     plaintext: JSON.stringify(payload),
-  });
+  };
   const responseEncrypted = key.responseEncryption && !stream;
+  // Synchronous where Node's native crypto serves it; a promise elsewhere (browsers).
+  const sealed = sealCxRequestSync(opts);
+  return sealed
+    ? sealedFields(sealed, responseEncrypted)
+    : sealCxRequest(opts).then((s) => sealedFields(s, responseEncrypted));
+}
+
+/** What {@link sealTaskPayload} gives: the CALL members and the session to open the answer. */
+export interface SealedTaskPayload {
+  readonly fields: Record<string, unknown>;
+  readonly session: CxSession;
+}
+
+function sealedFields(sealed: SealedCxRequest, responseEncrypted: boolean): SealedTaskPayload {
   return {
     fields: {
       iicp_conf: sealed.envelope,

@@ -214,7 +214,8 @@ export async function attemptTask(
   // fallback or, with allowPlaintext, to a keyless node (never after a CX failure).
   let cx: CxSession | undefined;
   if (target.cx) {
-    const sealed = await sealTaskPayload(target.cx, ctx.taskId, ctx.intent, ctx.payload, stream);
+    let sealed = sealTaskPayload(target.cx, ctx.taskId, ctx.intent, ctx.payload, stream);
+    if (sealed instanceof Promise) sealed = await sealed;
     Object.assign(body, sealed.fields);
     cx = sealed.session;
   } else if (target.local || ctx.o.allowPlaintext) {

@@ -1,13 +1,14 @@
 /**
  * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
- * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. X25519
- * and AES-256-GCM run in Node's native crypto when the runtime hands it out without an
- * import (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop);
- * elsewhere they run in WebCrypto (`globalThis.crypto.subtle`), X25519 in noble (pure
- * JS) where WebCrypto lacks it. HKDF runs in plain JS everywhere (`./hkdf-sha256.ts`:
- * cheaper than native HMAC objects, and than an async WebCrypto round for 32 bytes).
- * Seal and open are async either way. Published as the subpath `@iicp/crypto/cx`; the
- * package root stays Node-only.
+ * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. On Node
+ * (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop) AES-256-GCM
+ * runs in Node's native crypto and X25519 in libsodium (`./sodium-x25519.ts`), or in
+ * Node's OpenSSL where that addon does not load; elsewhere they run in WebCrypto
+ * (`globalThis.crypto.subtle`), X25519 in noble (pure JS) where WebCrypto lacks it. HKDF
+ * runs in plain JS everywhere (`./hkdf-sha256.ts`: cheaper than native HMAC objects, and
+ * than an async WebCrypto round for 32 bytes). Seal and open are async on every runtime;
+ * the `*Sync` variants answer without a promise where the Node path serves them.
+ * Published as the subpath `@iicp/crypto/cx`; the package root stays Node-only.
  *
  *   request  (iicp-confidentiality.md §5):
  *     shared = X25519(ephemeral_priv, node_pub)
@@ -680,22 +681,7 @@ async function ephemeralAgreement(
   fixedPrivate: Uint8Array | undefined,
 ): Promise<{ ephPub: Uint8Array; shared: Uint8Array }> {
   const nc = nodeCrypto();
-  if (nc) {
-    const x = nativeX25519(nc);
-    if (fixedPrivate)
-      return { ephPub: x.publicOf(fixedPrivate), shared: x.agreeStatic(fixedPrivate, peer) };
-    const peerHex = bytesToHex(peer);
-    const next = takeReady(x, peerHex, peer);
-    try {
-      if (next.shared && next.peerHex === peerHex) {
-        return { ephPub: next.key.ephPub, shared: next.shared };
-      }
-      next.shared?.fill(0);
-      return { ephPub: next.key.ephPub, shared: next.key.agree(peer, peerHex) };
-    } finally {
-      next.key.drop();
-    }
-  }
+  if (nc) return nativeEphemeralAgreement(nc, peer, fixedPrivate);
   if (await hasWebX25519()) {
     let priv: WebKey;
     let ephPub: Uint8Array;
@@ -716,6 +702,29 @@ async function ephemeralAgreement(
   const ephPriv = fixedPrivate ?? x25519.utils.randomSecretKey();
   const ephPub = x25519.getPublicKey(ephPriv);
   return { ephPub, shared: x25519.getSharedSecret(ephPriv, peer) };
+}
+
+/** {@link ephemeralAgreement} in native code: a prepared key pair, or the vector's fixed key. */
+function nativeEphemeralAgreement(
+  nc: NodeCryptoLike,
+  peer: Uint8Array,
+  fixedPrivate: Uint8Array | undefined,
+): { ephPub: Uint8Array; shared: Uint8Array } {
+  const x = nativeX25519(nc);
+  if (fixedPrivate) {
+    return { ephPub: x.publicOf(fixedPrivate), shared: x.agreeStatic(fixedPrivate, peer) };
+  }
+  const peerHex = bytesToHex(peer);
+  const next = takeReady(x, peerHex, peer);
+  try {
+    if (next.shared && next.peerHex === peerHex) {
+      return { ephPub: next.key.ephPub, shared: next.shared };
+    }
+    next.shared?.fill(0);
+    return { ephPub: next.key.ephPub, shared: next.key.agree(peer, peerHex) };
+  } finally {
+    next.key.drop();
+  }
 }
 
 /** The node side: its static key with the sender's ephemeral public key. */
@@ -804,9 +813,9 @@ export interface SealedCxRequest {
 
 /** Consumer side: encrypt a task payload into `iicp_conf`, with a fresh ephemeral key. */
 export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedCxRequest> {
-  const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
-  const nonce = opts.nonce ?? freshNonce();
-  if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
+  const nc = nodeCrypto();
+  if (nc) return sealNode(nc, opts);
+  const { plaintext, nonce } = sealInputs(opts);
   // Throws on a small-order node key: refusing to encrypt is the fail-closed answer.
   const { ephPub, shared } = await ephemeralAgreement(
     opts.recipientPublicKey,
@@ -816,6 +825,57 @@ export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedC
   const aad = cxRequestAad(opts.taskId, opts.intent);
   const body = await aesGcm('encrypt', key, nonce, aad, plaintext);
   key.fill(0);
+  return sealedRequest(opts, ephPub, body, nonce, aad, plaintext.length, shared);
+}
+
+/**
+ * {@link sealCxRequest} without a promise, where Node's native crypto serves it: the
+ * same envelope (for a given ephemeral key and nonce), secret and errors; `undefined`
+ * where it does not (browsers: use {@link sealCxRequest}). Saves the promise and
+ * microtask turns on a consumer's task path.
+ */
+export function sealCxRequestSync(opts: SealCxRequestOptions): SealedCxRequest | undefined {
+  return withNodeCrypto(sealNode, opts);
+}
+
+/** {@link sealCxRequest} in native code, synchronously. */
+function sealNode(nc: NodeCryptoLike, opts: SealCxRequestOptions): SealedCxRequest {
+  const { plaintext, nonce } = sealInputs(opts);
+  const { ephPub, shared } = nativeEphemeralAgreement(
+    nc,
+    opts.recipientPublicKey,
+    opts.ephemeralPrivateKey,
+  );
+  const key = requestKey(shared, nonce, opts.taskId, opts.intent);
+  const aad = cxRequestAad(opts.taskId, opts.intent);
+  let body: Uint8Array;
+  try {
+    body = nodeAesGcm(nc, 'encrypt', key, nonce, aad, plaintext);
+  } catch (err) {
+    shared.fill(0);
+    throw err;
+  } finally {
+    key.fill(0);
+  }
+  return sealedRequest(opts, ephPub, body, nonce, aad, plaintext.length, shared);
+}
+
+function sealInputs(opts: SealCxRequestOptions): { plaintext: Uint8Array; nonce: Uint8Array } {
+  const plaintext = typeof opts.plaintext === 'string' ? utf8(opts.plaintext) : opts.plaintext;
+  const nonce = opts.nonce ?? freshNonce();
+  if (nonce.length !== NONCE_BYTES) throw new RangeError('the CX nonce is 12 bytes');
+  return { plaintext, nonce };
+}
+
+function sealedRequest(
+  opts: SealCxRequestOptions,
+  ephPub: Uint8Array,
+  body: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintextSize: number,
+  shared: Uint8Array,
+): SealedCxRequest {
   return {
     envelope: {
       version: CX_WEB_ENVELOPE_VERSION,
@@ -824,7 +884,7 @@ export async function sealCxRequest(opts: SealCxRequestOptions): Promise<SealedC
       encrypted_body: bytesToBase64Url(body),
       nonce: bytesToBase64Url(nonce),
       aad: bytesToBase64Url(aad),
-      plaintext_size: plaintext.length,
+      plaintext_size: plaintextSize,
     },
     sharedSecret: shared,
   };

@@ -286,3 +286,69 @@ describe('sealCxResponseSync', () => {
     expect(a.encrypted_body).not.toBe(b.encrypted_body);
   });
 });
+
+describe('sealCxRequestSync', () => {
+  const sealedView = (s: { envelope: object; sharedSecret: Uint8Array } | undefined) =>
+    s && { envelope: s.envelope, shared: Buffer.from(s.sharedSecret).toString('hex') };
+
+  it('seals as the WebCrypto path for a given key and nonce, and refuses alike (fixed seed)', async () => {
+    const smallOrder = new Uint8Array(32);
+    smallOrder[0] = 1;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.oneof(fc.constant(node.publicKey), fc.constant(smallOrder)),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 })),
+        fc.uint8Array({ minLength: 11, maxLength: 13 }),
+        async (ephemeralPrivateKey, recipientPublicKey, taskId, intent, plaintext, nonce) => {
+          const opts = {
+            recipientPublicKey,
+            recipientKeyId: node.keyId,
+            taskId,
+            intent,
+            plaintext,
+            ephemeralPrivateKey,
+            nonce,
+          };
+          const fast = syncOutcome(() => sealedView(native.sealCxRequestSync(opts)));
+          const general = await asyncOutcome(async () => sealedView(await web.sealCxRequest(opts)));
+          // Both refuse (a small-order key, a nonce of the wrong length), or both seal
+          // the same bytes. The messages of a refused key differ by back end.
+          expect(fast.ok).toBe(general.ok);
+          if (fast.ok && general.ok) expect(fast.value).toEqual(general.value);
+          const viaPromise = await asyncOutcome(async () =>
+            sealedView(await native.sealCxRequest(opts)),
+          );
+          expect(viaPromise).toEqual(fast);
+          expect(fast.ok).toBe(nonce.length === 12 && recipientPublicKey === node.publicKey);
+        },
+      ),
+      { seed: 20261207, numRuns: 200 },
+    );
+  });
+
+  it('takes a fresh ephemeral key and nonce per seal, and web.openCxRequest opens it', async () => {
+    const opts = {
+      recipientPublicKey: node.publicKey,
+      recipientKeyId: node.keyId,
+      taskId: 't',
+      intent: 'i',
+      plaintext: '{"q":1}',
+    };
+    const a = native.sealCxRequestSync(opts)!;
+    const b = native.sealCxRequestSync(opts)!;
+    expect(a.envelope.kem_ciphertext).not.toBe(b.envelope.kem_ciphertext);
+    expect(a.envelope.nonce).not.toBe(b.envelope.nonce);
+    const back = await web.openCxRequest({
+      envelope: b.envelope,
+      recipientKeys: [node],
+      taskId: 't',
+      intent: 'i',
+    });
+    expect(new TextDecoder().decode(back.plaintext)).toBe('{"q":1}');
+    expect(Buffer.from(back.sharedSecret).equals(Buffer.from(b.sharedSecret))).toBe(true);
+    expect(web.sealCxRequestSync(opts)).toBe(undefined);
+  });
+});
