@@ -88,6 +88,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS files (the native addon's loader and install step) load with require().
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Vitest configs share one helper at the root; they are not project sources.
     files: ['**/vitest.config.mts', 'vitest.*.mts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },

@@ -2,8 +2,9 @@
  * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
  * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. On Node
  * (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop) AES-256-GCM
- * runs in Node's native crypto and X25519 in libsodium (`./sodium-x25519.ts`), or in
- * Node's OpenSSL where that addon does not load; elsewhere they run in WebCrypto
+ * runs in one call each through `@iicp/aes-gcm-native` (`./aes-gcm-oneshot.ts`) and X25519
+ * in libsodium (`./sodium-x25519.ts`), each falling back to Node's own crypto where its
+ * addon does not load; elsewhere they run in WebCrypto
  * (`globalThis.crypto.subtle`), X25519 in noble (pure JS) where WebCrypto lacks it. HKDF
  * runs in plain JS everywhere (`./hkdf-sha256.ts`: cheaper than native HMAC objects, and
  * than an async WebCrypto round for 32 bytes). Seal and open are async on every runtime;
@@ -25,6 +26,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { IicpProtocolError } from '@iicp/wire';
+import { loadAesGcmOneShot, type AesGcmOneShot } from './aes-gcm-oneshot.ts';
 import { hkdfSha256To32 } from './hkdf-sha256.ts';
 import { loadSodiumX25519, type SodiumX25519 } from './sodium-x25519.ts';
 
@@ -466,14 +468,26 @@ function nativeX25519(nc: NodeCryptoLike): NativeX25519 {
   return nativeX25519Cache;
 }
 
+/** Which implementations serve IICP-CX in this runtime (see {@link cxCryptoBackends}). */
+export interface CxCryptoBackends {
+  /** `libsodium` (`sodium-native`), `node-crypto` (OpenSSL key objects), or `portable` (WebCrypto, else noble). */
+  readonly x25519: 'libsodium' | 'node-crypto' | 'portable';
+  /** `native-addon` (`@iicp/aes-gcm-native`), `node-crypto` (cipher objects), or `webcrypto`. */
+  readonly aesGcm: 'native-addon' | 'node-crypto' | 'webcrypto';
+}
+
 /**
- * Which X25519 implementation this runtime's Node paths use: `'libsodium'`
- * (`sodium-native`), `'openssl'` (`node:crypto`), or `'portable'` (WebCrypto or noble,
- * no Node crypto). For start-up logs and tests; the bytes are the same either way.
+ * Which implementations serve IICP-CX here, for start-up logs and tests: a machine that
+ * could not build or load a native part says so instead of being silently slower. The
+ * bytes on the wire are the same whichever is used.
  */
-export function cxX25519Backend(): 'libsodium' | 'openssl' | 'portable' {
+export function cxCryptoBackends(): CxCryptoBackends {
   const nc = nodeCrypto();
-  return nc ? nativeX25519(nc).name : 'portable';
+  if (!nc) return { x25519: 'portable', aesGcm: 'webcrypto' };
+  return {
+    x25519: nativeX25519(nc).name === 'libsodium' ? 'libsodium' : 'node-crypto',
+    aesGcm: aesGcmOneShot() ? 'native-addon' : 'node-crypto',
+  };
 }
 
 /**
@@ -553,6 +567,15 @@ function nodeShared(nc: NodeCryptoLike, privateKey: NodeKey, publicKey: NodeKey)
   return bits;
 }
 
+let aesGcmOneShotCache: AesGcmOneShot | null | undefined;
+
+/** `@iicp/aes-gcm-native` (`./aes-gcm-oneshot.ts`) when it loads, decided once. */
+function aesGcmOneShot(): AesGcmOneShot | undefined {
+  if (aesGcmOneShotCache === undefined) aesGcmOneShotCache = loadAesGcmOneShot() ?? null;
+  return aesGcmOneShotCache ?? undefined;
+}
+
+/** AES-256-GCM on the Node path: the one-shot addon, else `node:crypto`'s cipher objects. */
 function nodeAesGcm(
   nc: NodeCryptoLike,
   mode: 'encrypt' | 'decrypt',
@@ -561,6 +584,14 @@ function nodeAesGcm(
   aad: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
+  const oneShot = aesGcmOneShot();
+  if (oneShot) {
+    if (mode === 'encrypt') return oneShot.seal(key, nonce, aad, data);
+    if (data.length < TAG_BYTES) throw new Error('short AES-GCM body');
+    const plaintext = oneShot.open(key, nonce, aad, data);
+    if (!plaintext) throw new Error('AES-GCM tag mismatch');
+    return plaintext;
+  }
   const opts = { authTagLength: TAG_BYTES };
   if (mode === 'encrypt') {
     const c = nc.createCipheriv('aes-256-gcm', key, nonce, opts);

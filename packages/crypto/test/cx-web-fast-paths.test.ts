@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   base64UrlToBytes,
   bytesToBase64Url,
-  cxX25519Backend,
+  cxCryptoBackends,
   freshNonce,
   hkdf32,
   isCanonicalX25519,
@@ -309,7 +309,7 @@ describe('when the next ephemeral key is made', () => {
     await nextTurn();
     const order: string[] = [];
     // The key generation of whichever native back end serves X25519 here.
-    const onSodium = cxX25519Backend() === 'libsodium';
+    const onSodium = cxCryptoBackends().x25519 === 'libsodium';
     const target = (onSodium ? sodium : nodeCrypto) as unknown as Record<
       string,
       (...a: unknown[]) => unknown

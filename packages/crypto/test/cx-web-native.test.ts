@@ -8,26 +8,28 @@ import type { SodiumX25519 } from '../src/sodium-x25519.ts';
 import { loadRepoJson } from './spec-vectors.ts';
 
 /**
- * On Node, `@iicp/crypto/cx` runs X25519 in libsodium (`sodium-native`) and falls back
- * to Node's OpenSSL when the addon does not load. This suite loads a second copy of the
- * module with the addon made unavailable and pins the two back ends to each other: the
- * committed vector, the same envelopes for the same fixed inputs, opens across them,
- * and the same refusals of small-order keys.
+ * On Node, `@iicp/crypto/cx` runs X25519 in libsodium (`sodium-native`) and AES-256-GCM
+ * in one call through `@iicp/aes-gcm-native`, and falls back to `node:crypto` for either
+ * when its addon does not load. This suite loads a second copy of the module with both
+ * addons made unavailable and pins the two to each other: the committed vector, the
+ * same envelopes for the same fixed inputs, opens across them, and the same refusals.
  */
 type CxModule = typeof CxWeb;
-let sodiumPath: CxModule;
-let opensslPath: CxModule;
+let nativePath: CxModule;
+let nodeCryptoPath: CxModule;
 
 beforeAll(async () => {
-  sodiumPath = await import('../src/cx-web.ts');
+  nativePath = await import('../src/cx-web.ts');
   vi.resetModules();
   vi.doMock('../src/sodium-x25519.ts', () => ({ loadSodiumX25519: () => undefined }));
+  vi.doMock('../src/aes-gcm-oneshot.ts', () => ({ loadAesGcmOneShot: () => undefined }));
   try {
-    opensslPath = await import('../src/cx-web.ts');
+    nodeCryptoPath = await import('../src/cx-web.ts');
   } finally {
     vi.doUnmock('../src/sodium-x25519.ts');
+    vi.doUnmock('../src/aes-gcm-oneshot.ts');
   }
-  expect(opensslPath).not.toBe(sodiumPath);
+  expect(nodeCryptoPath).not.toBe(nativePath);
 });
 
 const hex = (h: string): Uint8Array => fromHexStrict(h)!;
@@ -40,15 +42,18 @@ const reqV = loadRepoJson<RequestVector>('spec/vectors/crypto-cx-tier1-v1.json')
 const task = '55555555-5555-4555-8555-555555555555';
 const intent = 'urn:iicp:intent:llm:chat:v1';
 
-describe('the native X25519 back ends', () => {
-  it('libsodium serves this Node test run, OpenSSL the copy without the addon', () => {
-    expect(sodiumPath.cxX25519Backend()).toBe('libsodium');
-    expect(opensslPath.cxX25519Backend()).toBe('openssl');
+describe('the native back ends against node:crypto', () => {
+  it('the addons serve this Node test run, node:crypto the copy without them', () => {
+    expect(nativePath.cxCryptoBackends()).toEqual({ x25519: 'libsodium', aesGcm: 'native-addon' });
+    expect(nodeCryptoPath.cxCryptoBackends()).toEqual({
+      x25519: 'node-crypto',
+      aesGcm: 'node-crypto',
+    });
   });
 
   it('both seal the committed vector byte for byte', async () => {
     const node = cxKeyPairFromPrivateKey(hex(reqV.inputs.node_private_key_hex!));
-    for (const m of [sodiumPath, opensslPath]) {
+    for (const m of [nativePath, nodeCryptoPath]) {
       const sealed = await m.sealCxRequest({
         recipientPublicKey: node.publicKey,
         recipientKeyId: reqV.key_id,
@@ -81,13 +86,13 @@ describe('the native X25519 back ends', () => {
               ephemeralPrivateKey: ephemeralPrivate,
               nonce,
             });
-          const a = await seal(sodiumPath);
-          const b = await seal(opensslPath);
+          const a = await seal(nativePath);
+          const b = await seal(nodeCryptoPath);
           expect(b.envelope).toEqual(a.envelope);
           expect(Array.from(b.sharedSecret)).toEqual(Array.from(a.sharedSecret));
           for (const [sealed, opener] of [
-            [a, opensslPath],
-            [b, sodiumPath],
+            [a, nodeCryptoPath],
+            [b, nativePath],
           ] as const) {
             const opened = await opener.openCxRequest({
               envelope: sealed.envelope,
@@ -108,8 +113,8 @@ describe('the native X25519 back ends', () => {
     const node = generateCxKeyPair();
     const seen = new Set<string>();
     for (const [a, b] of [
-      [sodiumPath, opensslPath],
-      [opensslPath, sodiumPath],
+      [nativePath, nodeCryptoPath],
+      [nodeCryptoPath, nativePath],
     ] as const) {
       for (let i = 0; i < 4; i++) {
         const sealed = await a.sealCxRequest({
@@ -133,9 +138,42 @@ describe('the native X25519 back ends', () => {
     expect(seen.size).toBe(8); // one ephemeral key per task (CX-06)
   });
 
+  it('answers seal and open across them, and both refuse a tampered body or tag', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.string({ maxLength: 200 }),
+        fc.nat(),
+        async (sharedSecret, plaintext, at) => {
+          for (const [a, b] of [
+            [nativePath, nodeCryptoPath],
+            [nodeCryptoPath, nativePath],
+          ] as const) {
+            const nonce = new Uint8Array(12).fill(at % 251);
+            const env = a.sealCxResponseSync({ sharedSecret, taskId: task, plaintext, nonce })!;
+            expect(b.sealCxResponseSync({ sharedSecret, taskId: task, plaintext, nonce })).toEqual(
+              env,
+            );
+            const back = b.openCxResponseSync({ sharedSecret, taskId: task, envelope: env })!;
+            expect(new TextDecoder().decode(back)).toBe(plaintext);
+            const body = Buffer.from(env.encrypted_body, 'base64url');
+            body[at % body.length]! ^= 0x01;
+            const tampered = { ...env, encrypted_body: body.toString('base64url') };
+            for (const m of [a, b]) {
+              expect(() =>
+                m.openCxResponseSync({ sharedSecret, taskId: task, envelope: tampered }),
+              ).toThrow(expect.objectContaining({ code: 'IICP-E050' }));
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('both refuse a small-order node key (seal) and a small-order ephemeral key (open)', async () => {
     const node = generateCxKeyPair();
-    const sealed = await sodiumPath.sealCxRequest({
+    const sealed = await nativePath.sealCxRequest({
       recipientPublicKey: node.publicKey,
       recipientKeyId: node.keyId,
       taskId: task,
@@ -145,8 +183,8 @@ describe('the native X25519 back ends', () => {
     // u = 1 is canonical and of small order: X25519 with it is all zero.
     const one = new Uint8Array(32);
     one[0] = 1;
-    const smallOrder = { ...sealed.envelope, kem_ciphertext: sodiumPath.bytesToBase64Url(one) };
-    for (const m of [sodiumPath, opensslPath]) {
+    const smallOrder = { ...sealed.envelope, kem_ciphertext: nativePath.bytesToBase64Url(one) };
+    for (const m of [nativePath, nodeCryptoPath]) {
       await expect(
         m.sealCxRequest({
           recipientPublicKey: one,

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "iicp_aes_gcm",
+      "sources": ["src/aes_gcm.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
