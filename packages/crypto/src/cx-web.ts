@@ -2,13 +2,13 @@
  * IICP-CX Tier 1 for every runtime (browsers, Deno, Node ≥ 20): the same envelopes as
  * `./cx.ts`, byte for byte, without importing `node:crypto` or using `Buffer`. On Node
  * (`process.getBuiltinModule`, Node ≥ 20.16: synchronous, no thread-pool hop) AES-256-GCM
- * runs in one call each through `@iicp/aes-gcm-native` (`./aes-gcm-oneshot.ts`) and X25519
- * in libsodium (`./sodium-x25519.ts`), each falling back to Node's own crypto where its
- * addon does not load; elsewhere they run in WebCrypto
- * (`globalThis.crypto.subtle`), X25519 in noble (pure JS) where WebCrypto lacks it. HKDF
- * runs in plain JS everywhere (`./hkdf-sha256.ts`: cheaper than native HMAC objects, and
- * than an async WebCrypto round for 32 bytes). Seal and open are async on every runtime;
- * the `*Sync` variants answer without a promise where the Node path serves them.
+ * and HKDF-SHA256 run in one native call each through `@iicp/cx-native`
+ * (`./cx-native.ts`) and X25519 in libsodium (`./sodium-x25519.ts`); where an addon does
+ * not load, AES-GCM and X25519 fall back to Node's own crypto and HKDF to plain JS
+ * (`./hkdf-sha256.ts`). Elsewhere AES-GCM and X25519 run in WebCrypto
+ * (`globalThis.crypto.subtle`), X25519 in noble (pure JS) where WebCrypto lacks it, and
+ * HKDF in plain JS. Seal and open are async on every runtime; the `*Sync` variants
+ * answer without a promise where the Node path serves them.
  * Published as the subpath `@iicp/crypto/cx`; the package root stays Node-only.
  *
  *   request  (iicp-confidentiality.md §5):
@@ -26,7 +26,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { IicpProtocolError } from '@iicp/wire';
-import { loadAesGcmOneShot, type AesGcmOneShot } from './aes-gcm-oneshot.ts';
+import { loadCxNative, type CxNative } from './cx-native.ts';
 import { hkdfSha256To32 } from './hkdf-sha256.ts';
 import { loadSodiumX25519, type SodiumX25519 } from './sodium-x25519.ts';
 
@@ -224,13 +224,14 @@ async function aesGcm(
 }
 
 /**
- * HKDF-SHA256 to 32 bytes (RFC 5869), in plain JS on every runtime (`./hkdf-sha256.ts`):
- * on a live node or proxy it costs tens of µs of CPU less per task than the two native
- * HMACs it replaces (docs/benchmarks.md), and it needs no WebCrypto round elsewhere. The
- * tests pin it to `hkdfSync` and noble.
+ * HKDF-SHA256 to 32 bytes (RFC 5869): in one native call through `@iicp/cx-native` on the
+ * Node path where the addon loaded, else in plain JS (`./hkdf-sha256.ts`: cheaper than
+ * Node's native HMAC objects, and than an async WebCrypto round for 32 bytes). The
+ * tests pin both to `hkdfSync` and noble.
  */
 export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array {
-  return hkdfSha256To32(ikm, salt, info);
+  const native = nodeCrypto() ? cxNative() : undefined;
+  return native ? native.hkdfSha256(ikm, salt, info) : hkdfSha256To32(ikm, salt, info);
 }
 
 function requestKey(shared: Uint8Array, nonce: Uint8Array, taskId: string, intent: string) {
@@ -472,8 +473,10 @@ function nativeX25519(nc: NodeCryptoLike): NativeX25519 {
 export interface CxCryptoBackends {
   /** `libsodium` (`sodium-native`), `node-crypto` (OpenSSL key objects), or `portable` (WebCrypto, else noble). */
   readonly x25519: 'libsodium' | 'node-crypto' | 'portable';
-  /** `native-addon` (`@iicp/aes-gcm-native`), `node-crypto` (cipher objects), or `webcrypto`. */
+  /** `native-addon` (`@iicp/cx-native`), `node-crypto` (cipher objects), or `webcrypto`. */
   readonly aesGcm: 'native-addon' | 'node-crypto' | 'webcrypto';
+  /** `native-addon` (`@iicp/cx-native`) or `js` (`./hkdf-sha256.ts`). */
+  readonly hkdf: 'native-addon' | 'js';
 }
 
 /**
@@ -483,10 +486,12 @@ export interface CxCryptoBackends {
  */
 export function cxCryptoBackends(): CxCryptoBackends {
   const nc = nodeCrypto();
-  if (!nc) return { x25519: 'portable', aesGcm: 'webcrypto' };
+  if (!nc) return { x25519: 'portable', aesGcm: 'webcrypto', hkdf: 'js' };
+  const native = cxNative() ? 'native-addon' : undefined;
   return {
     x25519: nativeX25519(nc).name === 'libsodium' ? 'libsodium' : 'node-crypto',
-    aesGcm: aesGcmOneShot() ? 'native-addon' : 'node-crypto',
+    aesGcm: native ?? 'node-crypto',
+    hkdf: native ?? 'js',
   };
 }
 
@@ -567,12 +572,12 @@ function nodeShared(nc: NodeCryptoLike, privateKey: NodeKey, publicKey: NodeKey)
   return bits;
 }
 
-let aesGcmOneShotCache: AesGcmOneShot | null | undefined;
+let cxNativeCache: CxNative | null | undefined;
 
-/** `@iicp/aes-gcm-native` (`./aes-gcm-oneshot.ts`) when it loads, decided once. */
-function aesGcmOneShot(): AesGcmOneShot | undefined {
-  if (aesGcmOneShotCache === undefined) aesGcmOneShotCache = loadAesGcmOneShot() ?? null;
-  return aesGcmOneShotCache ?? undefined;
+/** `@iicp/cx-native` (`./cx-native.ts`) on the Node path, decided once; else `undefined`. */
+function cxNative(): CxNative | undefined {
+  if (cxNativeCache === undefined) cxNativeCache = loadCxNative() ?? null;
+  return cxNativeCache ?? undefined;
 }
 
 /** AES-256-GCM on the Node path: the one-shot addon, else `node:crypto`'s cipher objects. */
@@ -584,11 +589,11 @@ function nodeAesGcm(
   aad: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
-  const oneShot = aesGcmOneShot();
-  if (oneShot) {
-    if (mode === 'encrypt') return oneShot.seal(key, nonce, aad, data);
+  const native = cxNative();
+  if (native) {
+    if (mode === 'encrypt') return native.aesGcmSeal(key, nonce, aad, data);
     if (data.length < TAG_BYTES) throw new Error('short AES-GCM body');
-    const plaintext = oneShot.open(key, nonce, aad, data);
+    const plaintext = native.aesGcmOpen(key, nonce, aad, data);
     if (!plaintext) throw new Error('AES-GCM tag mismatch');
     return plaintext;
   }

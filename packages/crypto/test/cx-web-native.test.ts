@@ -9,8 +9,8 @@ import { loadRepoJson } from './spec-vectors.ts';
 
 /**
  * On Node, `@iicp/crypto/cx` runs X25519 in libsodium (`sodium-native`) and AES-256-GCM
- * in one call through `@iicp/aes-gcm-native`, and falls back to `node:crypto` for either
- * when its addon does not load. This suite loads a second copy of the module with both
+ * and HKDF in one call each through `@iicp/cx-native`, and falls back to `node:crypto`
+ * and JS HKDF when an addon does not load. This suite loads a second copy of the module with both
  * addons made unavailable and pins the two to each other: the committed vector, the
  * same envelopes for the same fixed inputs, opens across them, and the same refusals.
  */
@@ -22,12 +22,12 @@ beforeAll(async () => {
   nativePath = await import('../src/cx-web.ts');
   vi.resetModules();
   vi.doMock('../src/sodium-x25519.ts', () => ({ loadSodiumX25519: () => undefined }));
-  vi.doMock('../src/aes-gcm-oneshot.ts', () => ({ loadAesGcmOneShot: () => undefined }));
+  vi.doMock('../src/cx-native.ts', () => ({ loadCxNative: () => undefined }));
   try {
     nodeCryptoPath = await import('../src/cx-web.ts');
   } finally {
     vi.doUnmock('../src/sodium-x25519.ts');
-    vi.doUnmock('../src/aes-gcm-oneshot.ts');
+    vi.doUnmock('../src/cx-native.ts');
   }
   expect(nodeCryptoPath).not.toBe(nativePath);
 });
@@ -44,10 +44,15 @@ const intent = 'urn:iicp:intent:llm:chat:v1';
 
 describe('the native back ends against node:crypto', () => {
   it('the addons serve this Node test run, node:crypto the copy without them', () => {
-    expect(nativePath.cxCryptoBackends()).toEqual({ x25519: 'libsodium', aesGcm: 'native-addon' });
+    expect(nativePath.cxCryptoBackends()).toEqual({
+      x25519: 'libsodium',
+      aesGcm: 'native-addon',
+      hkdf: 'native-addon',
+    });
     expect(nodeCryptoPath.cxCryptoBackends()).toEqual({
       x25519: 'node-crypto',
       aesGcm: 'node-crypto',
+      hkdf: 'js',
     });
   });
 

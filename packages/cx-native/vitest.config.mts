@@ -1,3 +1,3 @@
 import { iicpProject } from '../../vitest.shared.mts';
 
-export default iicpProject('aes-gcm-native');
+export default iicpProject('cx-native');

@@ -1,12 +1,13 @@
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aesGcm, unavailableReason } from '../index.cjs';
+import { cxNative, unavailableReason } from '../index.cjs';
 
 /**
- * The one-shot AES-256-GCM addon against node:crypto and the GCM specification's test
- * case 16 (AES-256, 96-bit IV, with AAD). `.ci/run` installs with a compiler and Node's
- * headers, so the addon must be built there: a silent fallback would fail here.
+ * The addon's AES-256-GCM against node:crypto and the GCM specification's test case 16
+ * (AES-256, 96-bit IV, with AAD), its HKDF-SHA256 against RFC 5869 and `hkdfSync`.
+ * `.ci/run` installs with a compiler and Node's headers, so the addon must be built
+ * there: a silent fallback would fail here.
  */
 const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -17,18 +18,20 @@ function nodeSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8
   return toHex(Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]));
 }
 
-const g = () => {
-  if (!aesGcm) throw new Error(`@iicp/aes-gcm-native is unavailable: ${unavailableReason}`);
-  return aesGcm;
+const native = () => {
+  if (!cxNative) throw new Error(`@iicp/cx-native is unavailable: ${unavailableReason}`);
+  return cxNative;
 };
+/** The AES-GCM pair under short names. */
+const g = () => ({ seal: native().aesGcmSeal, open: native().aesGcmOpen });
 
 const arbKey = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const arbNonce = fc.uint8Array({ minLength: 12, maxLength: 12 });
 
-describe('@iicp/aes-gcm-native', () => {
+describe('@iicp/cx-native AES-256-GCM', () => {
   it('was built at install and passed its load check', () => {
     expect(unavailableReason).toBeUndefined();
-    expect(aesGcm).toBeDefined();
+    expect(cxNative).toBeDefined();
   });
 
   it('reproduces GCM test case 16 (AES-256, 96-bit IV, 20 bytes of AAD)', () => {
@@ -117,5 +120,42 @@ describe('@iicp/aes-gcm-native', () => {
       () => g().open(k, new Uint8Array(11), e, new Uint8Array(16)),
     ];
     for (const call of bad) expect(call).toThrow(TypeError);
+  });
+});
+
+describe('@iicp/cx-native HKDF-SHA256', () => {
+  it('reproduces RFC 5869 test cases 1 and 3 (the first 32 bytes of each OKM)', () => {
+    const ikm = new Uint8Array(22).fill(0x0b);
+    expect(
+      toHex(
+        native().hkdfSha256(ikm, hex('000102030405060708090a0b0c'), hex('f0f1f2f3f4f5f6f7f8f9')),
+      ),
+    ).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf');
+    expect(toHex(native().hkdfSha256(ikm, new Uint8Array(0), new Uint8Array(0)))).toBe(
+      '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d',
+    );
+  });
+
+  it('equals hkdfSync for any ikm, salt (also longer than a block) and info', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 150 }),
+        fc.uint8Array({ maxLength: 200 }),
+        (ikm, salt, info) => {
+          const want = Buffer.from(hkdfSync('sha256', ikm, salt, info, 32));
+          expect(toHex(native().hkdfSha256(ikm, salt, info))).toBe(want.toString('hex'));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('throws a TypeError unless given three Uint8Arrays', () => {
+    const b = new Uint8Array(8);
+    const h = native().hkdfSha256 as (...a: unknown[]) => unknown;
+    for (const args of [[b, b], [b, b, 'x'], [b, new Int8Array(2), b], []]) {
+      expect(() => h(...args)).toThrow(TypeError);
+    }
   });
 });

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "iicp_aes_gcm",
-      "sources": ["src/aes_gcm.c"],
+      "target_name": "iicp_cx_native",
+      "sources": ["src/cx_native.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

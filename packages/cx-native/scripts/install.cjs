@@ -1,10 +1,10 @@
 'use strict';
 /**
- * Install step of @iicp/aes-gcm-native: compile src/aes_gcm.c with node-gyp against the
+ * Install step of @iicp/cx-native: compile src/cx_native.c with node-gyp against the
  * headers of the Node that runs this script, and never fail the install. Without a
  * compiler, without Node's headers beside it (nothing is downloaded), or with
- * IICP_AES_GCM_NATIVE=0, nothing is built and @iicp/crypto keeps using node:crypto,
- * which gives the same bytes, only more slowly.
+ * IICP_CX_NATIVE=0, nothing is built and @iicp/crypto keeps using node:crypto and its
+ * JS HKDF, which give the same bytes, only more slowly.
  */
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -13,7 +13,7 @@ const { dirname, join } = require('node:path');
 const root = join(__dirname, '..');
 
 function say(line) {
-  console.log(`@iicp/aes-gcm-native: ${line}`);
+  console.log(`@iicp/cx-native: ${line}`);
 }
 
 function nodeGyp() {
@@ -52,8 +52,8 @@ function nodeHeaders() {
 }
 
 function main() {
-  if (process.env.IICP_AES_GCM_NATIVE === '0') {
-    say('not built (IICP_AES_GCM_NATIVE=0); IICP-CX uses node:crypto for AES-GCM');
+  if (process.env.IICP_CX_NATIVE === '0') {
+    say('not built (IICP_CX_NATIVE=0); IICP-CX uses node:crypto and JS HKDF');
     return;
   }
   const gyp = nodeGyp();
@@ -61,7 +61,7 @@ function main() {
   if (!gyp || !headers) {
     say(
       `not built (${gyp ? 'no Node headers beside this Node; nothing is downloaded' : 'node-gyp not found'}); ` +
-        'IICP-CX uses node:crypto for AES-GCM',
+        'IICP-CX uses node:crypto and JS HKDF',
     );
     return;
   }
@@ -70,8 +70,8 @@ function main() {
     encoding: 'utf8',
     env: { ...process.env, npm_config_nodedir: headers },
   });
-  if (run.status === 0 && existsSync(join(root, 'build', 'Release', 'iicp_aes_gcm.node'))) {
-    say('built the one-shot AES-256-GCM addon');
+  if (run.status === 0 && existsSync(join(root, 'build', 'Release', 'iicp_cx_native.node'))) {
+    say('built the AES-256-GCM and HKDF-SHA256 addon');
     return;
   }
   const detail = `${run.stderr || ''}${run.error ? String(run.error) : ''}`
@@ -80,7 +80,7 @@ function main() {
     .slice(-3)
     .join(' | ');
   say(
-    `not built (node-gyp failed: ${detail || `exit ${run.status}`}); IICP-CX uses node:crypto for AES-GCM`,
+    `not built (node-gyp failed: ${detail || `exit ${run.status}`}); IICP-CX uses node:crypto and JS HKDF`,
   );
 }
 

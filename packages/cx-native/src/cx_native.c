@@ -1,26 +1,31 @@
 /*
- * One-shot AES-256-GCM for IICP-CX (iicp-confidentiality.md §5, §5a.3) through the
- * OpenSSL that Node itself links and exports, as a Node-API addon.
+ * The symmetric half of IICP-CX (iicp-confidentiality.md §5, §5a.3) in one call each:
+ * AES-256-GCM seal and open and HKDF-SHA256, through the OpenSSL that Node itself links
+ * and exports, as a Node-API addon.
  *
  * Written by hand because no maintained package offers it: Node's crypto API builds a
- * cipher object and crosses into C++ five times per operation (create, setAAD, update,
- * final, getAuthTag), which in a live proxy or node costs about 17 us per seal or open;
- * libsodium's binding has no AES-GCM. Here one call does the whole operation with a
- * cipher fetched once, so each seal or open is one crossing.
+ * cipher object and crosses into C++ five times per AES-GCM operation (create, setAAD,
+ * update, final, getAuthTag), about 17 us per seal or open in a live proxy or node;
+ * libsodium's binding has no AES-GCM; HKDF in JS costs about 8 us per key there. Here
+ * each is one crossing with the cipher fetched once.
  *
- *   seal(key[32], nonce[12], aad, plaintext)  -> Uint8Array(ciphertext || tag[16])
- *   open(key[32], nonce[12], aad, sealed)     -> Uint8Array(plaintext), or null when the
- *                                                tag does not verify
+ *   aesGcmSeal(key[32], nonce[12], aad, plaintext) -> Uint8Array(ciphertext || tag[16])
+ *   aesGcmOpen(key[32], nonce[12], aad, sealed)    -> Uint8Array(plaintext), or null when
+ *                                                     the tag does not verify
+ *   hkdfSha256(ikm, salt, info)                    -> Uint8Array(32), RFC 5869, L = 32
  *
- * Wrong argument types or lengths throw a TypeError; nothing here logs or keeps data.
+ * Wrong argument types or lengths throw a TypeError; nothing here logs or keeps data,
+ * and every key-dependent buffer of our own is cleansed before it is released.
  */
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co.: no per-call provider fetch */
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #define KEY_BYTES 32
 #define NONCE_BYTES 12
@@ -136,12 +141,64 @@ static napi_value open_sealed(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* HMAC-SHA256 (RFC 2104) of m1 || m2 under key, into out[32]. */
+static void hmac_sha256(const uint8_t *key, size_t key_length, const uint8_t *m1, size_t l1,
+                        const uint8_t *m2, size_t l2, uint8_t out[32]) {
+  uint8_t k[64] = {0};
+  uint8_t pad[64];
+  SHA256_CTX c;
+  if (key_length > 64) {
+    SHA256_Init(&c);
+    SHA256_Update(&c, key, key_length);
+    SHA256_Final(k, &c);
+  } else if (key_length > 0) {
+    memcpy(k, key, key_length);
+  }
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+  SHA256_Init(&c);
+  SHA256_Update(&c, pad, 64);
+  if (l1) SHA256_Update(&c, m1, l1);
+  if (l2) SHA256_Update(&c, m2, l2);
+  SHA256_Final(out, &c);
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, pad, 64);
+  SHA256_Update(&c, out, 32);
+  SHA256_Final(out, &c);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+  OPENSSL_cleanse(&c, sizeof c);
+}
+
+/* hkdfSha256(ikm, salt, info) -> Uint8Array(32): HKDF-SHA256 (RFC 5869) with L = 32. */
+static napi_value hkdf(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  bytes_t a[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
+      !read_bytes(env, argv[0], &a[0]) || !read_bytes(env, argv[1], &a[1]) ||
+      !read_bytes(env, argv[2], &a[2])) {
+    napi_throw_type_error(env, NULL, "expected (ikm, salt, info) as three Uint8Arrays");
+    return NULL;
+  }
+  uint8_t *out = NULL;
+  napi_value result = new_array(env, 32, &out);
+  if (result == NULL) return NULL;
+  uint8_t prk[32];
+  static const uint8_t one = 1;
+  hmac_sha256(a[1].data, a[1].length, a[0].data, a[0].length, NULL, 0, prk);
+  hmac_sha256(prk, 32, a[2].data, a[2].length, &one, 1, out);
+  OPENSSL_cleanse(prk, sizeof prk);
+  return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   pthread_once(&fetch_once, fetch_cipher);
   napi_property_descriptor props[] = {
-      {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"open", NULL, open_sealed, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmSeal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmOpen", NULL, open_sealed, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hkdfSha256", NULL, hkdf, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
   return exports;
 }
