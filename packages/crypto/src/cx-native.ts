@@ -3,9 +3,9 @@
  * `@iicp/cx-native`, a Node-API addon over Node's own OpenSSL that does an AES-256-GCM
  * seal or open, or an HKDF-SHA256, in one call each. `node:crypto` builds a cipher object
  * and crosses into C++ five times per AES-GCM operation, and the JS HKDF runs cold in a
- * live process; on a live proxy and node the addon took about 80 µs (AES-GCM) and 55 µs
- * (HKDF) of CPU off each task in each process, and 0.16 and 0.10 ms off the p50 at 1
- * connection (docs/benchmarks.md, sixth pass).
+ * live process. On a live proxy and node the addon's AES-GCM took 80–90 µs of CPU off each
+ * task in each process and 0.16 ms off the p50 at 1 connection; its HKDF a further 40 µs
+ * (proxy) and 10 µs (node) and 0.03 ms (docs/benchmarks.md, sixth pass).
  *
  * The addon is compiled at install when a compiler and Node's headers are there, and
  * checks itself against `node:crypto` when it loads. It is reached through

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   }
   let base: BaseTree;
   try {
-    base = await checkoutBase(args.base);
+    base = await checkoutBase(args.base, (line) => console.log(line));
   } catch (err) {
     console.error(`bench:ab: ${(err as Error).message}`);
     process.exitCode = 2;
