@@ -13,38 +13,17 @@
  * where it is missing, {@link loadCxNative} answers `undefined` and the caller keeps
  * `node:crypto` and `./hkdf-sha256.ts`, which give the same bytes.
  */
+import type { CxNative } from '@iicp/cx-native';
+import { nodeRequire } from './node-require.ts';
 
-/** The addon's calls (see `@iicp/cx-native`); `aesGcmOpen` answers `null` on a bad tag. */
-export interface CxNative {
-  aesGcmSeal(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    plaintext: Uint8Array,
-  ): Uint8Array;
-  aesGcmOpen(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    sealed: Uint8Array,
-  ): Uint8Array | null;
-  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array;
-}
-
-interface ModuleBuiltin {
-  createRequire(from: string): (id: string) => unknown;
-}
+export type { CxNative };
 
 /** The addon when it was built and passed its load check; `undefined` otherwise. Never throws. */
 export function loadCxNative(): CxNative | undefined {
   try {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-      .process;
-    const mod = proc?.getBuiltinModule?.('node:module') as ModuleBuiltin | undefined;
-    if (!mod || typeof mod.createRequire !== 'function') return undefined;
-    const m = mod.createRequire(import.meta.url)('@iicp/cx-native') as {
-      cxNative?: Partial<CxNative>;
-    };
+    const m = nodeRequire(import.meta.url)?.('@iicp/cx-native') as
+      { cxNative?: Partial<CxNative> } | undefined;
+    if (!m) return undefined;
     const n = m.cxNative;
     if (
       !n ||

@@ -14,6 +14,7 @@
  * and the caller keeps Node's OpenSSL path, which produces the same bytes.
  */
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { nodeRequire } from './node-require.ts';
 
 /** The three `sodium-native` calls used here (the package has no type declarations). */
 export interface SodiumX25519 {
@@ -23,10 +24,6 @@ export interface SodiumX25519 {
   crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
   /** Fills `buf` from the system CSPRNG. */
   randombytes_buf(buf: Uint8Array): void;
-}
-
-interface ModuleBuiltin {
-  createRequire(from: string): (id: string) => unknown;
 }
 
 /** RFC 7748 §6.1: Alice's private key, her public key, Bob's public key, the shared secret. */
@@ -53,12 +50,9 @@ export function passesX25519KnownAnswer(s: SodiumX25519): boolean {
  */
 export function loadSodiumX25519(): SodiumX25519 | undefined {
   try {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-      .process;
-    const mod = proc?.getBuiltinModule?.('node:module') as ModuleBuiltin | undefined;
-    if (!mod || typeof mod.createRequire !== 'function') return undefined;
-    const s = mod.createRequire(import.meta.url)('sodium-native') as Partial<SodiumX25519>;
+    const s = nodeRequire(import.meta.url)?.('sodium-native') as Partial<SodiumX25519> | undefined;
     if (
+      !s ||
       typeof s.crypto_scalarmult !== 'function' ||
       typeof s.crypto_scalarmult_base !== 'function' ||
       typeof s.randombytes_buf !== 'function'

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cxKeyPairFromPrivateKey, fromHexStrict, generateCxKeyPair } from '../src/index.ts';
+import { generateCxKeyPair } from '../src/index.ts';
 import type * as CxWeb from '../src/cx-web.ts';
-import type { CxRequestEnvelope } from '../src/cx-web.ts';
-import { loadRepoJson } from './spec-vectors.ts';
+import { committedCxRequest } from './spec-vectors.ts';
 
 /**
  * `@iicp/crypto/cx` picks Node's native crypto when `process.getBuiltinModule` offers
@@ -10,14 +9,7 @@ import { loadRepoJson } from './spec-vectors.ts';
  * getter, loads a fresh copy of the module, and checks the WebCrypto path produces the
  * same bytes and interoperates with the native one.
  */
-const hex = (h: string): Uint8Array => fromHexStrict(h)!;
-interface RequestVector {
-  inputs: Record<string, string>;
-  key_id: string;
-  iicp_conf: CxRequestEnvelope;
-}
-const reqV = loadRepoJson<RequestVector>('spec/vectors/crypto-cx-tier1-v1.json');
-const vNode = cxKeyPairFromPrivateKey(hex(reqV.inputs.node_private_key_hex!));
+const { vector: reqV, sealOptions: vectorSeal } = committedCxRequest();
 type CxModule = typeof CxWeb;
 
 let web: CxModule;
@@ -38,15 +30,7 @@ afterAll(() => {
 
 describe('cx-web without native crypto (WebCrypto path)', () => {
   it('seals the committed vector byte for byte', async () => {
-    const sealed = await web.sealCxRequest({
-      recipientPublicKey: vNode.publicKey,
-      recipientKeyId: reqV.key_id,
-      taskId: reqV.inputs.task_id!,
-      intent: reqV.inputs.intent!,
-      plaintext: reqV.inputs.plaintext!,
-      ephemeralPrivateKey: hex(reqV.inputs.ephemeral_private_key_hex!),
-      nonce: hex(reqV.inputs.nonce_hex!),
-    });
+    const sealed = await web.sealCxRequest(vectorSeal);
     expect(sealed.envelope).toEqual(reqV.iicp_conf);
   });
 

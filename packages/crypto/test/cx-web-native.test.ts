@@ -1,11 +1,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { cxKeyPairFromPrivateKey, fromHexStrict, generateCxKeyPair } from '../src/index.ts';
+import { cxKeyPairFromPrivateKey, generateCxKeyPair } from '../src/index.ts';
 import type * as CxWeb from '../src/cx-web.ts';
-import type { CxRequestEnvelope } from '../src/cx-web.ts';
 import { loadSodiumX25519, passesX25519KnownAnswer } from '../src/sodium-x25519.ts';
 import type { SodiumX25519 } from '../src/sodium-x25519.ts';
-import { loadRepoJson } from './spec-vectors.ts';
+import { committedCxRequest } from './spec-vectors.ts';
 
 /**
  * On Node, `@iicp/crypto/cx` runs X25519 in libsodium (`sodium-native`) and AES-256-GCM
@@ -32,13 +31,7 @@ beforeAll(async () => {
   expect(nodeCryptoPath).not.toBe(nativePath);
 });
 
-const hex = (h: string): Uint8Array => fromHexStrict(h)!;
-interface RequestVector {
-  inputs: Record<string, string>;
-  key_id: string;
-  iicp_conf: CxRequestEnvelope;
-}
-const reqV = loadRepoJson<RequestVector>('spec/vectors/crypto-cx-tier1-v1.json');
+const { vector: reqV, sealOptions: vectorSeal } = committedCxRequest();
 const task = '55555555-5555-4555-8555-555555555555';
 const intent = 'urn:iicp:intent:llm:chat:v1';
 
@@ -57,17 +50,8 @@ describe('the native back ends against node:crypto', () => {
   });
 
   it('both seal the committed vector byte for byte', async () => {
-    const node = cxKeyPairFromPrivateKey(hex(reqV.inputs.node_private_key_hex!));
     for (const m of [nativePath, nodeCryptoPath]) {
-      const sealed = await m.sealCxRequest({
-        recipientPublicKey: node.publicKey,
-        recipientKeyId: reqV.key_id,
-        taskId: reqV.inputs.task_id!,
-        intent: reqV.inputs.intent!,
-        plaintext: reqV.inputs.plaintext!,
-        ephemeralPrivateKey: hex(reqV.inputs.ephemeral_private_key_hex!),
-        nonce: hex(reqV.inputs.nonce_hex!),
-      });
+      const sealed = await m.sealCxRequest(vectorSeal);
       expect(sealed.envelope).toEqual(reqV.iicp_conf);
     }
   });

@@ -12,10 +12,8 @@ import {
   sealCxRequest,
   sealCxResponse,
 } from '../src/cx-web.ts';
-import type { CxRequestEnvelope } from '../src/cx-web.ts';
 import {
   cxKeyId,
-  cxKeyPairFromPrivateKey,
   cxPublicKeyAdvertisement,
   fromHexStrict,
   generateCxKeyPair,
@@ -23,7 +21,7 @@ import {
   sealCx,
 } from '../src/index.ts';
 import type { IicpConfEnvelope } from '../src/index.ts';
-import { loadRepoJson } from './spec-vectors.ts';
+import { committedCxRequest, loadRepoJson } from './spec-vectors.ts';
 
 const hex = (h: string): Uint8Array => fromHexStrict(h)!;
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -31,18 +29,12 @@ const TASK = '44444444-4444-4444-8444-444444444444';
 const CHAT = 'urn:iicp:intent:llm:chat:v1';
 const PAYLOAD = JSON.stringify({ messages: [{ role: 'user', content: 'canary-9c1e prompt' }] });
 
-interface RequestVector {
-  inputs: Record<string, string>;
-  key_id: string;
-  iicp_conf: CxRequestEnvelope;
-}
 interface ResponseVector {
   inputs: Record<string, string>;
   response: { task_id: string; status: string; iicp_conf_resp: Record<string, unknown> };
 }
-const reqV = loadRepoJson<RequestVector>('spec/vectors/crypto-cx-tier1-v1.json');
+const { vector: reqV, node: vNode, sealOptions: vectorSeal } = committedCxRequest();
 const resV = loadRepoJson<ResponseVector>('spec/vectors/crypto-cx-response-v1.json');
-const vNode = cxKeyPairFromPrivateKey(hex(reqV.inputs.node_private_key_hex!));
 
 async function rejects(p: Promise<unknown>): Promise<IicpProtocolError> {
   const err = await p.then(
@@ -58,15 +50,7 @@ async function rejects(p: Promise<unknown>): Promise<IicpProtocolError> {
 
 describe('cx-web request envelopes (committed vector)', () => {
   it('seals byte for byte what spec/vectors/crypto-cx-tier1-v1.json holds', async () => {
-    const sealed = await sealCxRequest({
-      recipientPublicKey: vNode.publicKey,
-      recipientKeyId: reqV.key_id,
-      taskId: reqV.inputs.task_id!,
-      intent: reqV.inputs.intent!,
-      plaintext: reqV.inputs.plaintext!,
-      ephemeralPrivateKey: hex(reqV.inputs.ephemeral_private_key_hex!),
-      nonce: hex(reqV.inputs.nonce_hex!),
-    });
+    const sealed = await sealCxRequest(vectorSeal);
     expect(sealed.envelope).toEqual(reqV.iicp_conf);
     expect(cxKeyIdOf(vNode.publicKey)).toBe(reqV.key_id);
   });

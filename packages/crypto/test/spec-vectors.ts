@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CxRequestEnvelope, SealCxRequestOptions } from '../src/cx-web.ts';
+import { cxKeyPairFromPrivateKey, type CxKeyPair } from '../src/index.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SPEC_ROOT = resolve(REPO_ROOT, '../shared/iicp-spec');
@@ -31,3 +33,41 @@ export function flipAsciiBit(s: string, index: number, bit: number): string {
 }
 
 export const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+
+/** The committed IICP-CX request vector (spec/vectors/crypto-cx-tier1-v1.json). */
+export interface CxRequestVector {
+  readonly inputs: Record<string, string>;
+  readonly key_id: string;
+  readonly iicp_conf: CxRequestEnvelope;
+}
+
+/**
+ * The committed request vector, the node key pair it was sealed to, and the
+ * `sealCxRequest` options (fixed ephemeral key and nonce) that reproduce its envelope.
+ */
+export function committedCxRequest(): {
+  vector: CxRequestVector;
+  node: CxKeyPair;
+  sealOptions: SealCxRequestOptions;
+} {
+  const vector = loadRepoJson<CxRequestVector>('spec/vectors/crypto-cx-tier1-v1.json');
+  const input = (name: string): string => {
+    const v = vector.inputs[name];
+    if (v === undefined) throw new Error(`the CX vector has no input ${name}`);
+    return v;
+  };
+  const node = cxKeyPairFromPrivateKey(hexToBytes(input('node_private_key_hex')));
+  return {
+    vector,
+    node,
+    sealOptions: {
+      recipientPublicKey: node.publicKey,
+      recipientKeyId: vector.key_id,
+      taskId: input('task_id'),
+      intent: input('intent'),
+      plaintext: input('plaintext'),
+      ephemeralPrivateKey: hexToBytes(input('ephemeral_private_key_hex')),
+      nonce: hexToBytes(input('nonce_hex')),
+    },
+  };
+}
