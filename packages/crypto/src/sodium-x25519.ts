@@ -4,8 +4,8 @@
  * Why: Node's own X25519 goes through OpenSSL's key objects, so a node pays for a
  * `KeyObject` import of every ephemeral key it receives and a consumer for a generated
  * `KeyObject` pair per task. libsodium works on the raw 32-byte keys in one call each:
- * on a live proxy and node that took about 100 µs and 55 µs of CPU off each task and
- * 0.08 ms off the p50 at 1 connection (docs/benchmarks.md, sixth pass).
+ * on a live proxy and node that took about 100 µs and 45–55 µs of CPU off each task and
+ * 0.04–0.08 ms off the p50 at 1 connection (two runs; docs/benchmarks.md, sixth pass).
  *
  * `sodium-native` ships its binaries inside the npm package (no download or compiler at
  * install). It is loaded lazily through `createRequire`, never imported statically, so
